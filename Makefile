@@ -1,0 +1,71 @@
+# Two commands matter: `make run` and `make test` (see README.md).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := webapp
+
+.PHONY: run test test-only ci serve-production worker vendor translations extract-messages bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -q -d translations
+
+# Serve on 127.0.0.1:$(PORT) with SQLite in instance/ and the outbox worker in the same process.
+run: $(VENV)/.installed translations
+	$(BIN)/flask db upgrade
+	$(BIN)/flask routing check
+	$(BIN)/flask serve --host 127.0.0.1 --port $(PORT)
+
+# Debian's chromium for the browser tests (never a browser download).
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
+	fi
+
+node_modules/.package-lock.json: package.json
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+test: $(VENV)/.test-installed translations /usr/bin/chromium node_modules/.package-lock.json
+	$(BIN)/pytest -q
+
+# The suite without the install steps (used by .ci/run for the PostgreSQL pass).
+test-only: translations
+	$(BIN)/pytest -q
+
+# Production-like, locally: gunicorn (2 workers) plus 2 outbox workers, one database.
+serve-production: $(VENV)/.installed translations
+	$(BIN)/flask db upgrade
+	$(BIN)/flask routing check
+	$(BIN)/flask worker & $(BIN)/flask worker & \
+	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) 'webapp:create_app()'; kill %1 %2
+
+worker: $(VENV)/.installed
+	$(BIN)/flask worker
+
+# Copy front-end libraries from npm into static/vendor/ with their version and licence.
+vendor: node_modules/.package-lock.json
+	$(BIN)/python scripts/vendor.py
+
+extract-messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel update -q -i translations/messages.pot -d translations --no-fuzzy-matching
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python bench/photo_pipeline.py
+
+clean:
+	rm -rf $(VENV) node_modules

@@ -1,0 +1,35 @@
+"""Copy the front-end libraries we ship from node_modules/ into static/vendor/.
+
+Each library lands in ``static/vendor/<name>/`` with its LICENSE and a VERSION file, so what we
+serve is traceable to an npm release. Run through ``make vendor`` after changing package.json.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# npm package -> (folder under static/vendor, files to copy from the package)
+LIBRARIES = {
+    "htmx.org": ("htmx", ["dist/htmx.min.js"]),
+}
+
+
+def main() -> None:
+    for package, (folder, files) in LIBRARIES.items():
+        src = ROOT / "node_modules" / package
+        meta = json.loads((src / "package.json").read_text())
+        dest = ROOT / "static" / "vendor" / folder
+        dest.mkdir(parents=True, exist_ok=True)
+        for rel in files:
+            shutil.copy2(src / rel, dest / Path(rel).name)
+        for lic in ("LICENSE", "LICENSE.md", "LICENSE.txt"):
+            if (src / lic).exists():
+                shutil.copy2(src / lic, dest / "LICENSE")
+        (dest / "VERSION").write_text(f"{package}@{meta['version']} ({meta.get('license', '?')}) from npm\n")
+        print(f"vendored {package}@{meta['version']} -> {dest.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

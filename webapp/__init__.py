@@ -1,0 +1,55 @@
+"""ŁCKzM: the Łódź resident reporting portal.
+
+``create_app(config=None)`` builds the Flask application; each domain package registers its
+blueprint, CLI commands and models here.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from webapp import config as config_module
+from webapp.extensions import babel, csrf, db, htmx, limiter, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Create the application.
+
+    ``config`` overrides values read from the environment (see :mod:`webapp.config`).
+    Raises :class:`webapp.routing.config.RoutingConfigError` when ``routing.toml`` is invalid,
+    so a broken file stops the start instead of misrouting reports.
+    """
+    instance_path = Path(os.environ.get("INSTANCE_PATH") or (config or {}).get("INSTANCE_PATH")
+                         or ROOT / "instance")
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    instance_path.mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(config_module.from_environment(instance_path, ROOT))
+    if config:
+        app.config.update(config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+
+    from webapp import i18n, security, errors
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+
+    # Domain packages: each owns its blueprint, models and CLI commands.
+    from webapp import geo, routing, photos, reports, dispatch, departments, open311, pages
+    for module in (geo, routing, photos, reports, dispatch, departments, open311, pages):
+        module.init_app(app)
+
+    return app

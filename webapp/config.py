@@ -1,0 +1,91 @@
+"""Configuration read from environment variables, with defaults that work on a laptop.
+
+Every setting can be overridden by ``create_app(config={...})`` (tests do this).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """Return ``SECRET_KEY`` from the environment, or one generated once into ``instance/``.
+
+    The file is created with mode 0600 so a second start (and the worker process) reuses it.
+    """
+    env = os.environ.get("SECRET_KEY")
+    if env:
+        return env
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_environment(instance_path: Path, root_path: Path) -> dict:
+    """Build the config dict from ``os.environ``.
+
+    Returns a plain dict; keys are Flask config names. Paths are absolute.
+    """
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'lckzm.sqlite'}"
+    return {
+        "SECRET_KEY": _instance_secret(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Five photos of up to 20 MB each plus the form fields.
+        "MAX_CONTENT_LENGTH": 5 * 20 * 1024 * 1024 + 1024 * 1024,
+        "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+        "PHOTO_MAX_BYTES": 20 * 1024 * 1024,
+        "PHOTO_MAX_COUNT": 5,
+        "MEDIA_ROOT": os.environ.get("MEDIA_ROOT") or str(instance_path / "media"),
+        "ROUTING_FILE": os.environ.get("ROUTING_FILE") or str(root_path / "routing.toml"),
+        "BOUNDARY_FILE": os.environ.get("BOUNDARY_FILE")
+        or str(Path(__file__).parent / "geo" / "data" / "lodz_boundary.geojson"),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # Mail: with no MAIL_SERVER, messages are written as .eml files to MAIL_OUTBOX_DIR.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "LCKzM <no-reply@lckzm.lodz.example>"),
+        "MAIL_OUTBOX_DIR": os.environ.get("MAIL_OUTBOX_DIR") or str(instance_path / "outbox"),
+        # Signed department links (days).
+        "DEPARTMENT_LINK_MAX_AGE_DAYS": int(os.environ.get("DEPARTMENT_LINK_MAX_AGE_DAYS", "30")),
+        # Outbox worker.
+        "WORKER_POLL_SECONDS": float(os.environ.get("WORKER_POLL_SECONDS", "2")),
+        "OUTBOX_MAX_ATTEMPTS": int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "8")),
+        "OUTBOX_LOCK_SECONDS": int(os.environ.get("OUTBOX_LOCK_SECONDS", "120")),
+        # Rate limits (Flask-Limiter); use redis://127.0.0.1:6379 when several processes serve.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "REPORT_RATE_LIMIT": os.environ.get("REPORT_RATE_LIMIT", "30 per hour;6 per minute"),
+        # Regulamin pkt 10: maintenance breaks and switching features off.
+        "MAINTENANCE_MODE": _bool("MAINTENANCE_MODE"),
+        "REPORTS_ENABLED": _bool("REPORTS_ENABLED", True),
+        # i18n: Polish first (regulamin is Polish), English and Ukrainian follow.
+        "BABEL_DEFAULT_LOCALE": "pl",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Warsaw",
+        "LANGUAGES": ["pl", "en", "uk"],
+        # Consent shown next to the e-mail field; bump the version when the text changes (RODO art. 7(1)).
+        "CONSENT_VERSION": os.environ.get("CONSENT_VERSION", "2024-04-16"),
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE"),
+        "WTF_CSRF_TIME_LIMIT": None,  # the form may sit open on a phone for hours
+        "START_WORKER": False,
+    }

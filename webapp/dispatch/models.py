@@ -1,0 +1,33 @@
+"""The transactional outbox: messages written in the same transaction as the change that
+causes them, and sent later by the worker."""
+from __future__ import annotations
+
+from sqlalchemy import JSON, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.clock import UTCDateTime, utcnow
+from webapp.extensions import db
+
+
+class OutboxMessage(db.Model):
+    """A message waiting to be sent (an e-mail to a unit or to a resident).
+
+    ``dedupe_key`` is unique, so enqueueing the same logical message twice is a no-op.
+    ``status``: ``pending`` -> ``sent``, or ``dead`` after ``OUTBOX_MAX_ATTEMPTS``.
+    A worker claims a row by moving ``locked_until`` into the future; a crashed worker's claim
+    simply expires. Times are UTC.
+    """
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True, nullable=False)
+    payload: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, index=True)
+    locked_until: Mapped[object | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    sent_at: Mapped[object | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,58 @@
+"""One error renderer for every status code, plus the maintenance switch (regulamin pkt 10)."""
+from __future__ import annotations
+
+from flask import Flask, render_template, request, jsonify
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/open311/") or request.path == "/healthz"
+
+
+def render_error(status: int, message: str):
+    """Render ``message`` (already translated) as JSON for API paths, HTML otherwise."""
+    if _wants_json():
+        return jsonify([{"code": status, "description": message}]), status
+    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
+    return render_template(template, status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers and the maintenance-mode gate."""
+
+    @app.errorhandler(CSRFError)
+    def _csrf(e):
+        return render_error(400, _("The form has expired or was sent from elsewhere. "
+                                   "Reload the page and send it again; what you typed is kept."))
+
+    @app.errorhandler(413)
+    def _too_large(e):
+        return render_error(413, _("The files are too large. Each photo may have at most 20 MB."))
+
+    @app.errorhandler(429)
+    def _rate_limited(e):
+        return render_error(429, _("Too many requests from your address. Wait a moment and try again."))
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException):
+        messages = {
+            404: _("This page does not exist."),
+            405: _("This action is not allowed here."),
+            410: _("This link is no longer valid."),
+            503: _("The portal is temporarily unavailable."),
+        }
+        return render_error(e.code or 500, messages.get(e.code, _("Something went wrong.")))
+
+    @app.before_request
+    def _maintenance():
+        if not app.config.get("MAINTENANCE_MODE"):
+            return None
+        if request.path.startswith("/static/") or request.path == "/healthz":
+            return None
+        resp = render_error(503, _("Technical break: the portal is temporarily unavailable. "
+                                   "Please come back later. In an emergency call 112."))
+        response = app.make_response(resp)
+        response.headers["Retry-After"] = "3600"
+        return response

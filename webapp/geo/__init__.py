@@ -1,0 +1,9 @@
+"""Geography: is a point inside Łódź? (the official PRG boundary)."""
+from __future__ import annotations
+
+from webapp.geo.boundary import Boundary, LocationError, validate_location  # noqa: F401
+
+
+def init_app(app) -> None:
+    """Load the boundary once at start-up into ``app.extensions["boundary"]``."""
+    app.extensions["boundary"] = Boundary.from_file(app.config["BOUNDARY_FILE"])

@@ -1,0 +1,38 @@
+"""Language choice: Polish first, then English and Ukrainian (Flask-Babel)."""
+from __future__ import annotations
+
+from flask import Flask, request
+
+from webapp.extensions import babel
+
+LANG_COOKIE = "lang"
+
+
+def select_locale() -> str:
+    """Pick the UI language: ``?lang=`` (remembered in a cookie), the cookie, then the
+    browser's Accept-Language among the supported ones, else Polish."""
+    from flask import current_app
+    supported = current_app.config["LANGUAGES"]
+    asked = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
+    if asked in supported:
+        return asked
+    return request.accept_languages.best_match(supported) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Babel with our locale selector; remember an explicit ``?lang=`` choice."""
+    from pathlib import Path
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=str(Path(app.root_path).parent / "translations"))
+
+    @app.after_request
+    def _remember_lang(response):
+        asked = request.args.get("lang")
+        if asked in app.config["LANGUAGES"]:
+            response.set_cookie(LANG_COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax")
+        return response
+
+    @app.context_processor
+    def _lang():
+        from flask_babel import get_locale
+        return {"current_lang": str(get_locale() or "pl"), "languages": app.config["LANGUAGES"]}

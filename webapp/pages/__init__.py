@@ -1,0 +1,7 @@
+"""Static-ish pages: home, rules, how procedures are handled, health check."""
+from __future__ import annotations
+
+
+def init_app(app) -> None:
+    from webapp.pages.views import bp
+    app.register_blueprint(bp)

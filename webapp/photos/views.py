@@ -1,0 +1,4 @@
+"""Serving public photo copies."""
+from flask import Blueprint
+
+bp = Blueprint("photos", __name__)

@@ -1,0 +1,116 @@
+"""Reports (Open311 ``service_request``) and their status history."""
+from __future__ import annotations
+
+import enum
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, String, Text, Float, Integer
+
+from webapp.clock import UTCDateTime, utcnow
+from webapp.extensions import db
+
+
+class Status(str, enum.Enum):
+    """Lifecycle of a report. Open311 GeoReport v2 knows only ``open`` and ``closed``;
+    :attr:`open311` maps ours onto those."""
+
+    AWAITING_MODERATION = "awaiting_moderation"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+    FORWARDED = "forwarded"
+
+    @property
+    def open311(self) -> str:
+        return "closed" if self in (Status.RESOLVED, Status.REJECTED) else "open"
+
+    @property
+    def label(self) -> str:
+        return str(STATUS_LABELS[self])
+
+
+STATUS_LABELS = {
+    Status.AWAITING_MODERATION: _l("Awaiting moderation"),
+    Status.DISPATCHED: _l("Sent to the responsible unit"),
+    Status.ACCEPTED: _l("Accepted"),
+    Status.IN_PROGRESS: _l("In progress"),
+    Status.RESOLVED: _l("Resolved"),
+    Status.REJECTED: _l("Rejected"),
+    Status.FORWARDED: _l("Forwarded to another unit"),
+}
+
+
+class Report(db.Model):
+    """A resident's report of a problem in public space (Open311 ``service_request``).
+
+    Coordinates are WGS84 degrees; timestamps are UTC. ``description`` is what the resident
+    typed; ``public_description`` is what the public sees (operators may moderate it).
+    """
+
+    __tablename__ = "service_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # UUID made by the phone; a repeated POST with the same value returns this report.
+    client_id: Mapped[str] = mapped_column(String(36), unique=True, nullable=False)
+    service_code: Mapped[str] = mapped_column(String(64), index=True, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    public_description: Mapped[str] = mapped_column(Text, nullable=False)
+    lat: Mapped[float] = mapped_column(Float, nullable=False)
+    long: Mapped[float] = mapped_column(Float, nullable=False)
+    # "device" (geolocation), "photo" (EXIF GPS), "manual" (typed or picked on the map)
+    location_source: Mapped[str] = mapped_column(String(16), nullable=False, default="manual")
+    address_string: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(254))
+    consent_version: Mapped[str | None] = mapped_column(String(32))
+    consent_text: Mapped[str | None] = mapped_column(Text)
+    consent_at: Mapped[object | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(32), index=True, nullable=False)
+    agency_responsible: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Which routing rule matched ("category:ROAD_POTHOLE", "area:<name>", ...) and why, in words.
+    routing_rule: Mapped[str] = mapped_column(String(128), nullable=False, default="")
+    routing_reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    tracking_token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    requested_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, index=True)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+    photos = relationship("Photo", back_populates="report", order_by="Photo.position",
+                          cascade="all, delete-orphan")
+    history = relationship("StatusChange", back_populates="report",
+                           order_by="StatusChange.id", cascade="all, delete-orphan")
+
+    @property
+    def status_enum(self) -> Status:
+        return Status(self.status)
+
+    @property
+    def number(self) -> str:
+        """Human report number shown to residents, e.g. ``"ŁCKzM/2026/42"``."""
+        return f"{self.requested_at.year}/{self.id}"
+
+
+class StatusChange(db.Model):
+    """One entry of a report's history: who (``actor_kind``/``actor_id``), when (UTC), what."""
+
+    __tablename__ = "status_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("service_request.id", ondelete="CASCADE"),
+                                           index=True, nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    # Public note shown on the report page (e.g. the reason of a rejection).
+    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # "system", "unit", "operator"; actor_id names the unit or operator.
+    actor_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    # Unit responsible after this change (differs from before when forwarded).
+    agency_responsible: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+    report = relationship("Report", back_populates="history")
+
+    @property
+    def status_enum(self) -> Status:
+        return Status(self.status)
