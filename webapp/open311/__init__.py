@@ -3,4 +3,5 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
-    pass
+    from webapp.open311.views import bp
+    app.register_blueprint(bp)

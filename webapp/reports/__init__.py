@@ -4,3 +4,10 @@ from __future__ import annotations
 
 def init_app(app) -> None:
     from webapp.reports import models  # noqa: F401
+    from webapp.reports import views, browse  # noqa: F401  (browse adds routes to views.bp)
+    app.register_blueprint(views.bp)
+    try:
+        from webapp.reports import cli
+        cli.init_app(app)
+    except ImportError:  # pragma: no cover - until the CLI module exists
+        pass
