@@ -32,6 +32,12 @@ def init_app(app: Flask) -> None:
             response.set_cookie(LANG_COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax")
         return response
 
+    @app.template_filter("localdt")
+    def _localdt(value, fmt="medium"):
+        """A UTC datetime shown in Łódź local time (Europe/Warsaw) in the UI language."""
+        from flask_babel import format_datetime
+        return format_datetime(value, fmt) if value else ""
+
     @app.context_processor
     def _lang():
         from flask_babel import get_locale

@@ -1,0 +1,59 @@
+// Small progressive enhancements for server-rendered pages. No inline scripts (strict CSP).
+(function () {
+  "use strict";
+
+  // "Use my location": fill the coordinates from the browser's geolocation.
+  function setupLocate(root) {
+    var button = root.querySelector("#use-location");
+    if (!button || button.dataset.bound) return;
+    button.dataset.bound = "1";
+    var status = root.querySelector("#location-status");
+    if (!("geolocation" in navigator)) { button.hidden = true; return; }
+    button.addEventListener("click", function () {
+      status.textContent = button.dataset.locating;
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        root.querySelector("#lat").value = pos.coords.latitude.toFixed(6);
+        root.querySelector("#long").value = pos.coords.longitude.toFixed(6);
+        root.querySelector("#location_source").value = "device";
+        status.textContent = button.dataset.found.replace("%(m)s", Math.round(pos.coords.accuracy));
+      }, function () {
+        status.textContent = button.dataset.denied;
+      }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+    });
+    ["lat", "long"].forEach(function (id) {
+      var input = root.querySelector("#" + id);
+      if (input) input.addEventListener("input", function () { root.querySelector("#location_source").value = "manual"; });
+    });
+  }
+
+  // After an htmx error response, move focus to the summary so screen readers announce it.
+  document.addEventListener("htmx:afterSettle", function (e) {
+    var summary = document.querySelector("#form-summary [role=alert]");
+    if (summary) { document.getElementById("form-summary").focus(); }
+    var sent = document.getElementById("report-sent");
+    if (sent) sent.focus();
+  });
+
+  // A failed htmx request (offline, server error) says so in place instead of doing nothing.
+  function showNetError(message) {
+    var box = document.getElementById("net-status");
+    if (box) box.textContent = message;
+  }
+  document.addEventListener("htmx:sendError", function () {
+    showNetError(document.body.dataset.msgOffline);
+  });
+  document.addEventListener("htmx:responseError", function (e) {
+    var xhr = e.detail.xhr;
+    var box = document.getElementById("net-status");
+    if (box && xhr) {
+      var doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+      var msg = doc.querySelector("[role=alert] p");
+      box.textContent = msg ? msg.textContent : document.body.dataset.msgError;
+    }
+  });
+  document.addEventListener("htmx:beforeRequest", function () { showNetError(""); });
+
+  function init(root) { setupLocate(root); }
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:load", function (e) { init(e.detail.elt.ownerDocument || document); });
+})();

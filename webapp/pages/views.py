@@ -1,17 +1,48 @@
-"""Home page and the health check."""
+"""Home, the portal's rules, how reports are handled, personal data, and the health check."""
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
+import markdown
 from flask import Blueprint, jsonify, render_template
+from markupsafe import Markup
 from sqlalchemy import text
 
 from webapp.extensions import db
 
 bp = Blueprint("pages", __name__)
+CONTENT = Path(__file__).parent / "content"
+
+
+@lru_cache(maxsize=8)
+def _markdown(name: str) -> Markup:
+    """Render a Markdown file from ``content/`` (our own text, so its HTML is trusted)."""
+    source = (CONTENT / name).read_text(encoding="utf-8")
+    return Markup(markdown.markdown(source, extensions=["extra"]))
 
 
 @bp.get("/")
 def home():
     return render_template("pages/home.html")
+
+
+@bp.get("/about")
+def about():
+    """How reports are handled: which unit handles which category, automatically or through an
+    operator (regulamin pkt 2 and 3)."""
+    return render_template("pages/about.html")
+
+
+@bp.get("/rules")
+def rules():
+    """The portal's rules (regulamin), in Polish, as published by the city."""
+    return render_template("pages/rules.html", rules=_markdown("regulamin.md"))
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template("pages/privacy.html")
 
 
 @bp.get("/healthz")
@@ -23,18 +54,3 @@ def healthz():
         db.session.rollback()
         return jsonify({"status": "error", "database": "unreachable"}), 503
     return jsonify({"status": "ok"})
-
-
-@bp.get("/about")
-def about():
-    return render_template("pages/about.html")
-
-
-@bp.get("/rules")
-def rules():
-    return render_template("pages/rules.html")
-
-
-@bp.get("/privacy")
-def privacy():
-    return render_template("pages/privacy.html")

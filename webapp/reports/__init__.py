@@ -6,6 +6,11 @@ def init_app(app) -> None:
     from webapp.reports import models  # noqa: F401
     from webapp.reports import views, browse  # noqa: F401  (browse adds routes to views.bp)
     app.register_blueprint(views.bp)
+
+    def _current_routing():
+        from webapp.routing.services import current_routing
+        return current_routing()
+    app.jinja_env.globals["current_routing"] = _current_routing
     try:
         from webapp.reports import cli
         cli.init_app(app)
