@@ -1,0 +1,413 @@
+"""Reading and validating ``routing.toml``: city units, category groups, categories (Open311
+services) and area rules.
+
+The file is edited by city administrators (see ``docs/routing.md``), so validation collects
+*every* problem and names the key of each one, e.g.
+``categories[3] (ROAD_SIGN).unit: unknown unit 'zdt' (known: zdit, wgk, ...)``.
+Messages are English: they are read in a terminal or a start-up log, not by residents.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from webapp.geo.boundary import Boundary
+
+#: Languages a category or group name is given in; the first is the fallback.
+LANGUAGES = ("pl", "en", "uk")
+#: Regulamin pkt 3: reports are forwarded "automatycznie lub za pośrednictwem operatora".
+MODES = ("auto", "operator")
+#: Dispatch channels the outbox can deliver today.
+CHANNELS = ("email",)
+#: The Łódź gmina polygon (PRG, GUGiK) that every area rule must lie in.
+DEFAULT_BOUNDARY_FILE = Path(__file__).resolve().parent.parent / "geo" / "data" / "lodz_boundary.geojson"
+#: Share of an area polygon (by area) allowed outside Łódź: tolerates polygons drawn from a
+#: different, slightly offset source along the city limit, refuses misplaced or swapped lon/lat.
+MAX_OUTSIDE_SHARE = 0.01
+
+_ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class RoutingConfigError(ValueError):
+    """``routing.toml`` cannot be used.
+
+    ``errors`` lists every problem found, each naming the key and the problem; ``str(error)``
+    is a message with the file path and all of them, one per line.
+    """
+
+    def __init__(self, path: str | Path, errors: list[str]):
+        self.path = str(path)
+        self.errors = list(errors)
+        count = len(self.errors)
+        lines = "\n".join(f"  - {e}" for e in self.errors)
+        super().__init__(f"{self.path}: {count} problem{'s' if count != 1 else ''} "
+                         f"in the routing file:\n{lines}")
+
+
+def _pick(names: dict[str, str], lang: str) -> str:
+    return names.get((lang or "pl").split("_")[0].split("-")[0].lower()) or names["pl"]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A city unit that acts on reports (UMŁ department or municipal body).
+
+    ``id`` is a short ASCII key (``"zdit"``), ``name`` the official Polish name, ``short`` its
+    abbreviation, ``email`` where dispatches go, ``channel`` how (only ``"email"`` today).
+    """
+
+    id: str
+    name: str
+    short: str
+    email: str
+    channel: str
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group of categories, shown as one ``<optgroup>`` in the report form."""
+
+    id: str
+    name_pl: str
+    name_en: str
+    name_uk: str
+
+    def name(self, lang: str) -> str:
+        """The name in ``lang`` ("pl", "en", "uk"); Polish for any other language."""
+        return _pick({"pl": self.name_pl, "en": self.name_en, "uk": self.name_uk}, lang)
+
+
+@dataclass(frozen=True)
+class Service:
+    """A report category (Open311 service; ``code`` is the ``service_code``).
+
+    ``unit`` is the id of the unit that must act, ``mode`` is ``"auto"`` (dispatched at once) or
+    ``"operator"`` (waits for an operator of ``RoutingConfig.operator_unit``). ``confidence`` and
+    ``evidence`` record how sure the city is of the category → unit pair and why.
+    """
+
+    code: str
+    name_pl: str
+    name_en: str
+    name_uk: str
+    group: str
+    unit: str
+    mode: str
+    confidence: str = ""
+    evidence: str = ""
+
+    def name(self, lang: str) -> str:
+        """The name in ``lang`` ("pl", "en", "uk"); Polish for any other language."""
+        return _pick({"pl": self.name_pl, "en": self.name_en, "uk": self.name_uk}, lang)
+
+
+@dataclass(frozen=True)
+class AreaRule:
+    """Reports in ``services`` whose point lies inside ``boundary`` go to ``unit`` instead of the
+    category's unit. ``area`` is the GeoJSON file as written in routing.toml (relative to it);
+    ``boundary`` the loaded polygon (:class:`webapp.geo.boundary.Boundary`, WGS84)."""
+
+    id: str
+    name: str
+    services: tuple[str, ...]
+    unit: str
+    area: str
+    boundary: Boundary = field(compare=False, repr=False)
+
+
+@dataclass
+class RoutingConfig:
+    """The whole routing file, validated. ``services`` keeps the file's order."""
+
+    units: dict[str, Unit]
+    groups: dict[str, Group]
+    services: dict[str, Service]
+    area_rules: list[AreaRule]
+    operator_unit: str
+    source: str
+
+    def service(self, code) -> Service | None:
+        """The category with service_code ``code``, or None (also for a non-string ``code``)."""
+        return self.services.get(code) if isinstance(code, str) else None
+
+    def grouped(self) -> list[tuple[Group, list[Service]]]:
+        """Categories by group for the form's ``<optgroup>``s: groups in file order, each with its
+        categories in file order; groups without categories are left out."""
+        result = []
+        for group in self.groups.values():
+            members = [s for s in self.services.values() if s.group == group.id]
+            if members:
+                result.append((group, members))
+        return result
+
+
+class _Collector:
+    """Reads typed values out of TOML tables, recording a problem per bad key."""
+
+    def __init__(self):
+        self.errors: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.errors.append(message)
+
+    def table_list(self, data: dict, key: str, *, required: bool) -> list[tuple[int, dict]]:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.add(f"{key}: missing (expected one or more [[{key}]] tables)")
+            return []
+        if not isinstance(value, list):
+            self.add(f"{key}: must be a list of tables ([[{key}]]), got {_type(value)}")
+            return []
+        tables = []
+        for i, item in enumerate(value):
+            if isinstance(item, dict):
+                tables.append((i, item))
+            else:
+                self.add(f"{key}[{i}]: must be a table, got {_type(item)}")
+        if required and not value:
+            self.add(f"{key}: is empty (expected one or more [[{key}]] tables)")
+        return tables
+
+    def string(self, table: dict, key: str, where: str, *, required: bool = True,
+               pattern: re.Pattern | None = None, hint: str = "") -> str | None:
+        """``table[key]`` when it is a (non-empty, if required) string matching ``pattern``;
+        else None, with the problem recorded under ``where.key`` (``key`` at the top level)."""
+        name = f"{where}.{key}" if where else key
+        if key not in table:
+            if required:
+                self.add(f"{name}: missing")
+            return None
+        value = table[key]
+        if not isinstance(value, str):
+            self.add(f"{name}: must be a string, got {_type(value)}")
+            return None
+        if required and not value.strip():
+            self.add(f"{name}: must not be empty")
+            return None
+        if pattern is not None and not pattern.match(value):
+            self.add(f"{name}: {value!r} is not valid ({hint})")
+            return None
+        return value
+
+    def unknown_keys(self, table: dict, allowed: tuple[str, ...], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                self.add(f"{where}: unknown key {key!r} (allowed: {', '.join(allowed)})")
+
+
+def _type(value) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true/false",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _known(ids) -> str:
+    ids = list(ids)
+    return ", ".join(ids) if ids else "none defined"
+
+
+_UNIT_KEYS = ("id", "name", "short", "email", "channel")
+_GROUP_KEYS = ("id", "name_pl", "name_en", "name_uk")
+_SERVICE_KEYS = ("code", "name_pl", "name_en", "name_uk", "group", "unit", "mode",
+                 "confidence", "evidence")
+_AREA_KEYS = ("id", "name", "services", "unit", "area")
+_TOP_KEYS = ("operator_unit", "units", "groups", "categories", "area_rules")
+
+
+def load_routing(path: str | Path, *, boundary: Boundary | None = None) -> RoutingConfig:
+    """Read and validate the routing file at ``path`` (TOML, UTF-8).
+
+    ``boundary`` is the city polygon that area rules must lie in (WGS84); by default the Łódź
+    PRG polygon in ``webapp/geo/data``, read only when the file has area rules. Area files are
+    resolved relative to the routing file's folder.
+
+    Returns a :class:`RoutingConfig`. Raises :class:`RoutingConfigError` listing all problems:
+    unreadable file, TOML syntax error (with line and column), missing keys, wrong types,
+    unknown keys, references to unknown units, groups or categories, duplicate ids or codes,
+    a mode other than "auto"/"operator", a bad e-mail address, an unknown channel, and a
+    missing, unreadable, invalid or outside-Łódź area polygon.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RoutingConfigError(path, ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RoutingConfigError(path, [f"cannot read the file: {exc}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # The message ends with "(at line N, column M)".
+        raise RoutingConfigError(path, [f"TOML syntax error: {exc}"]) from None
+
+    c = _Collector()
+    c.unknown_keys(data, _TOP_KEYS, "(top level)")
+
+    units: dict[str, Unit] = {}
+    for i, t in c.table_list(data, "units", required=True):
+        where = f"units[{i}]"
+        uid = c.string(t, "id", where, pattern=_ID_RE,
+                       hint="use 1-32 lower-case ASCII letters, digits, '_' or '-', e.g. 'zdit'")
+        if uid:
+            where = f"units[{i}] ({uid})"
+        c.unknown_keys(t, _UNIT_KEYS, where)
+        name = c.string(t, "name", where)
+        short = c.string(t, "short", where)
+        email = c.string(t, "email", where)
+        channel = c.string(t, "channel", where)
+        if email is not None:
+            try:
+                validate_email(email, check_deliverability=False)
+            except EmailNotValidError as exc:
+                c.add(f"{where}.email: {email!r} is not a valid e-mail address ({exc})")
+                email = None
+        if channel is not None and channel not in CHANNELS:
+            c.add(f"{where}.channel: unknown channel {channel!r} (known: {', '.join(CHANNELS)})")
+            channel = None
+        if uid and uid in units:
+            c.add(f"{where}.id: duplicate unit id {uid!r}")
+        elif uid and None not in (name, short, email, channel):
+            units[uid] = Unit(uid, name, short, email, channel)
+        elif uid:
+            units.setdefault(uid, None)  # known id, so references to it are not reported too
+    unit_ids = [u for u in units]
+
+    def check_unit(value, where: str) -> bool:
+        if value is not None and value not in units:
+            c.add(f"{where}.unit: unknown unit {value!r} (known: {_known(unit_ids)})")
+            return False
+        return value is not None
+
+    operator_unit = c.string(data, "operator_unit", "")
+    if operator_unit is not None and operator_unit not in units:
+        c.add(f"operator_unit: unknown unit {operator_unit!r} (known: {_known(unit_ids)})")
+
+    groups: dict[str, Group] = {}
+    for i, t in c.table_list(data, "groups", required=True):
+        where = f"groups[{i}]"
+        gid = c.string(t, "id", where, pattern=_ID_RE,
+                       hint="use 1-32 lower-case ASCII letters, digits, '_' or '-', e.g. 'roads'")
+        if gid:
+            where = f"groups[{i}] ({gid})"
+        c.unknown_keys(t, _GROUP_KEYS, where)
+        names = [c.string(t, f"name_{lang}", where) for lang in LANGUAGES]
+        if gid and gid in groups:
+            c.add(f"{where}.id: duplicate group id {gid!r}")
+        elif gid and None not in names:
+            groups[gid] = Group(gid, *names)
+        elif gid:
+            groups.setdefault(gid, None)
+    group_ids = list(groups)
+
+    services: dict[str, Service] = {}
+    for i, t in c.table_list(data, "categories", required=True):
+        where = f"categories[{i}]"
+        code = c.string(t, "code", where, pattern=_CODE_RE,
+                        hint="use 1-64 ASCII letters, digits, '_', '.' or '-', e.g. 'ROAD_POTHOLE'")
+        if code:
+            where = f"categories[{i}] ({code})"
+        c.unknown_keys(t, _SERVICE_KEYS, where)
+        names = [c.string(t, f"name_{lang}", where) for lang in LANGUAGES]
+        group = c.string(t, "group", where)
+        if group is not None and group not in groups:
+            c.add(f"{where}.group: unknown group {group!r} (known: {_known(group_ids)})")
+            group = None
+        unit = c.string(t, "unit", where)
+        unit_ok = check_unit(unit, where)
+        mode = c.string(t, "mode", where)
+        if mode is not None and mode not in MODES:
+            c.add(f"{where}.mode: {mode!r} is not a mode (use \"auto\" or \"operator\")")
+            mode = None
+        confidence = c.string(t, "confidence", where, required=False) or ""
+        evidence = c.string(t, "evidence", where, required=False) or ""
+        if code and code in services:
+            c.add(f"{where}.code: duplicate category code {code!r}")
+        elif code and None not in (*names, group, mode) and unit_ok:
+            services[code] = Service(code, *names, group, unit, mode, confidence, evidence)
+        elif code:
+            services.setdefault(code, None)
+
+    area_rules: list[AreaRule] = []
+    area_ids: set[str] = set()
+    city = boundary
+    for i, t in c.table_list(data, "area_rules", required=False):
+        where = f"area_rules[{i}]"
+        rid = c.string(t, "id", where, pattern=_ID_RE,
+                       hint="use 1-32 lower-case ASCII letters, digits, '_' or '-'")
+        if rid:
+            where = f"area_rules[{i}] ({rid})"
+            if rid in area_ids:
+                c.add(f"{where}.id: duplicate area rule id {rid!r}")
+                rid = None
+            else:
+                area_ids.add(rid)
+        c.unknown_keys(t, _AREA_KEYS, where)
+        name = c.string(t, "name", where)
+        unit = c.string(t, "unit", where)
+        unit_ok = check_unit(unit, where)
+        codes = _service_list(c, t, where, services)
+        area = c.string(t, "area", where)
+        shape = None
+        if area is not None:
+            if city is None:
+                city = Boundary.from_file(DEFAULT_BOUNDARY_FILE)
+            shape = _load_area(c, path.parent / area, area, where, city)
+        if rid and name is not None and unit_ok and codes is not None and shape is not None:
+            area_rules.append(AreaRule(rid, name, codes, unit, area, shape))
+
+    if c.errors:
+        raise RoutingConfigError(path, c.errors)
+    return RoutingConfig(units=units, groups=groups, services=services, area_rules=area_rules,
+                         operator_unit=operator_unit, source=str(path))
+
+
+def _service_list(c: _Collector, table: dict, where: str, services: dict) -> tuple[str, ...] | None:
+    if "services" not in table:
+        c.add(f"{where}.services: missing (a list of category codes)")
+        return None
+    value = table["services"]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        c.add(f"{where}.services: must be a non-empty list of category codes, e.g. "
+              f"[\"PARK_FACILITY\"]")
+        return None
+    ok = True
+    for j, code in enumerate(value):
+        if code not in services:
+            c.add(f"{where}.services[{j}]: unknown category {code!r}")
+            ok = False
+    return tuple(value) if ok else None
+
+
+def _load_area(c: _Collector, file: Path, written: str, where: str, city: Boundary) -> Boundary | None:
+    """Load one area polygon, recording why it cannot be used."""
+    if not file.is_file():
+        c.add(f"{where}.area: file {written!r} not found (looked for {file})")
+        return None
+    try:
+        area = Boundary.from_file(file)
+    except Exception as exc:  # noqa: BLE001 - any unreadable GeoJSON is one clear message
+        c.add(f"{where}.area: {written!r} is not a usable GeoJSON polygon "
+              f"({type(exc).__name__}: {exc})")
+        return None
+    geometry = area.geometry
+    if not geometry.is_valid:
+        from shapely.validation import explain_validity
+        c.add(f"{where}.area: the polygon in {written!r} is invalid ({explain_validity(geometry)})")
+        return None
+    if geometry.area == 0:
+        c.add(f"{where}.area: the polygon in {written!r} has no area")
+        return None
+    outside = geometry.difference(city.geometry).area / geometry.area
+    if outside >= 1.0 - 1e-9:
+        c.add(f"{where}.area: the polygon in {written!r} lies outside Łódź "
+              "(coordinates must be longitude, latitude in WGS84 degrees)")
+        return None
+    if outside > MAX_OUTSIDE_SHARE:
+        c.add(f"{where}.area: {outside:.0%} of the polygon in {written!r} lies outside Łódź")
+        return None
+    return area
