@@ -15,7 +15,7 @@
         root.querySelector("#lat").value = pos.coords.latitude.toFixed(6);
         root.querySelector("#long").value = pos.coords.longitude.toFixed(6);
         root.querySelector("#location_source").value = "device";
-        status.textContent = button.dataset.found.replace("%(m)s", Math.round(pos.coords.accuracy));
+        status.textContent = button.dataset.found.replace("{m}", Math.round(pos.coords.accuracy));
       }, function () {
         status.textContent = button.dataset.denied;
       }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
