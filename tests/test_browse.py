@@ -1,0 +1,391 @@
+"""The public list of reports (/reports) and the public report page (/reports/<id>).
+
+Reports are written straight into the (real, migrated) test database, as the form would leave
+them, so these tests do not depend on the submission code.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from webapp.extensions import db
+from webapp.reports.models import Report, StatusChange
+from webapp.routing.services import current_routing
+
+T0 = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
+
+
+def make_report(*, service_code="ROAD_POTHOLE", status="dispatched", requested_at=T0,
+                description="Duża dziura przy przejściu, tel. 600 100 200",
+                public_description="Duża dziura przy przejściu dla pieszych",
+                address_string="ul. Piotrkowska 104", lat=51.759300, long=19.457300,
+                agency_responsible="zdit", routing_rule=None, email=None,
+                history=()) -> int:
+    """Insert one report (and its ``history``: tuples ``(status, note, actor_kind, actor_id,
+    agency, minutes after requested_at)``); return its id. Needs an app context."""
+    report = Report(
+        client_id=str(uuid.uuid4()), tracking_token_hash=uuid.uuid4().hex + uuid.uuid4().hex,
+        service_code=service_code, description=description,
+        public_description=public_description, lat=lat, long=long,
+        address_string=address_string, email=email,
+        consent_version="2024-04-16" if email else None, status=status,
+        agency_responsible=agency_responsible,
+        routing_rule=routing_rule or f"category:{service_code}",
+        routing_reason="Kategoria przekazywana do jednostki.",
+        requested_at=requested_at, updated_at=requested_at,
+    )
+    for st, note, kind, actor, agency, minutes in history:
+        when = requested_at + timedelta(minutes=minutes)
+        report.history.append(StatusChange(status=st, note=note, actor_kind=kind, actor_id=actor,
+                                           agency_responsible=agency, created_at=when))
+        report.updated_at = when
+    db.session.add(report)
+    db.session.commit()
+    return report.id
+
+
+def report_ids(html: str) -> list[int]:
+    """Ids of the reports listed, in page order (from the links to their public pages)."""
+    return [int(m) for m in re.findall(r'<h3 id="report-(\d+)-title"', html)]
+
+
+def names(app):
+    """``(category name in lang, unit name)`` lookups from the routing file the app loaded."""
+    with app.app_context():
+        config = current_routing()
+    return (lambda code, lang: config.services[code].name(lang),
+            lambda unit_id: config.units[unit_id].name)
+
+
+def get(client, url, **headers):
+    response = client.get(url, headers=headers)
+    return response, response.get_data(as_text=True)
+
+
+# --- the list -------------------------------------------------------------------------------
+
+def test_list_is_newest_first_and_paged_by_twenty(app, client):
+    with app.app_context():
+        ids = [make_report(requested_at=T0 + timedelta(hours=i)) for i in range(45)]
+    newest_first = list(reversed(ids))
+
+    response, html = get(client, "/reports?lang=en")
+    assert response.status_code == 200
+    assert report_ids(html) == newest_first[:20]
+    assert "(45 reports)" in html
+    assert "Page 1 of 3" in html
+    assert 'rel="next"' in html and 'rel="prev"' not in html
+
+    next_href = re.search(r'rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    _, html2 = get(client, next_href)
+    assert report_ids(html2) == newest_first[20:40]
+
+    _, html3 = get(client, "/reports?page=3")
+    assert report_ids(html3) == newest_first[40:]
+    assert 'rel="prev"' in html3 and 'rel="next"' not in html3
+
+
+def test_filters_by_category_and_status_and_keep_the_choice_in_the_form(app, client):
+    with app.app_context():
+        pothole_open = make_report(service_code="ROAD_POTHOLE", status="in_progress")
+        pothole_done = make_report(service_code="ROAD_POTHOLE", status="resolved",
+                                   requested_at=T0 + timedelta(hours=1))
+        light_open = make_report(service_code="STREET_LIGHT", status="dispatched",
+                                 requested_at=T0 + timedelta(hours=2))
+        bin_rejected = make_report(service_code="BIN_OVERFLOW", status="rejected",
+                                   agency_responsible="wgk", requested_at=T0 + timedelta(hours=3))
+
+    _, html = get(client, "/reports?service_code=ROAD_POTHOLE")
+    assert report_ids(html) == [pothole_done, pothole_open]
+    assert re.search(r'<option value="ROAD_POTHOLE"\s+selected', html)
+
+    _, html = get(client, "/reports?status=closed")
+    assert report_ids(html) == [bin_rejected, pothole_done]
+    _, html = get(client, "/reports?status=open")
+    assert report_ids(html) == [light_open, pothole_open]
+    _, html = get(client, "/reports?status=in_progress")
+    assert report_ids(html) == [pothole_open]
+    assert re.search(r'<option value="in_progress"\s+selected', html)
+
+    _, html = get(client, "/reports?service_code=ROAD_POTHOLE&status=open")
+    assert report_ids(html) == [pothole_open]
+    _, html = get(client, "/reports?service_code=TREE_HAZARD&lang=en")
+    assert report_ids(html) == []
+    assert "No reports match these filters." in html
+
+
+@pytest.mark.parametrize("query", [
+    "service_code=NO_SUCH_CODE", "status=lost", "page=abc", "page=-1", "page=0",
+    "page=" + "9" * 5000, "service_code=%3Cscript%3E&page=%00",
+])
+def test_bad_filter_values_are_ignored_with_a_message(app, client, query):
+    with app.app_context():
+        ids = [make_report(requested_at=T0 + timedelta(hours=i)) for i in range(3)]
+    response, html = get(client, "/reports?lang=en&" + query)
+    assert response.status_code == 200
+    assert report_ids(html) == list(reversed(ids))
+    message = re.search(r'<p class="notice notice-info" role="status">([^<]+)</p>', html)
+    assert message and "showing" in message.group(1)
+    assert "<script>" not in html
+
+
+def test_a_page_past_the_end_shows_the_last_page(app, client):
+    with app.app_context():
+        ids = [make_report(requested_at=T0 + timedelta(hours=i)) for i in range(25)]
+    response, html = get(client, "/reports?page=7&lang=en")
+    assert response.status_code == 200
+    assert report_ids(html) == list(reversed(ids))[20:]
+    assert "There is no page 7: showing page 2." in html
+    assert "Page 2 of 2" in html
+
+
+def test_htmx_list_request_gets_the_fragment_others_the_page(app, client):
+    with app.app_context():
+        pothole = make_report()
+        light = make_report(service_code="STREET_LIGHT", requested_at=T0 + timedelta(hours=1))
+
+    full, html = get(client, "/reports?service_code=STREET_LIGHT")
+    assert "<html" in html and 'id="report-list"' in html
+    assert "HX-Target" in full.headers.get("Vary", "")
+
+    frag, html = get(client, "/reports?service_code=STREET_LIGHT",
+                     **{"HX-Request": "true", "HX-Target": "report-list"})
+    assert frag.status_code == 200
+    assert "<html" not in html and "<form" not in html
+    assert html.lstrip().startswith('<section id="report-list"')
+    assert report_ids(html) == [light] and pothole not in report_ids(html)
+    assert "HX-Target" in frag.headers.get("Vary", "")
+
+    # Boosted navigation and history restore must get the whole page, whatever the target.
+    for headers in ({"HX-Request": "true", "HX-Boosted": "true", "HX-Target": "report-list"},
+                    {"HX-Request": "true", "HX-History-Restore-Request": "true",
+                     "HX-Target": "report-list"},
+                    {"HX-Request": "true"},
+                    {"HX-Request": "true", "HX-Target": "main"}):
+        response, html = get(client, "/reports", **headers)
+        assert "<html" in html, headers
+        assert "HX-Target" in response.headers.get("Vary", "")
+
+
+def test_filter_form_works_without_javascript_and_is_labelled(app, client):
+    _, html = get(client, "/reports?lang=en")
+    form = re.search(r"<form[^>]*>.*?</form>", html, re.S).group(0)
+    assert 'method="get"' in form and 'action="/reports"' in form
+    # htmx progressive enhancement: swap the list, keep the URL in sync.
+    assert 'hx-target="#report-list"' in form and 'hx-push-url="true"' in form
+    for control in re.findall(r'<select id="([^"]+)"', form):
+        assert f'<label for="{control}">' in form
+    assert '<optgroup label="Roads and transport">' in form
+    assert 'type="submit"' in form
+    # Headings in order: one h1, then h2 for the results.
+    assert html.count("<h1") == 1 and html.index("<h1") < html.index("<h2")
+
+
+def test_row_shows_category_in_ui_language_place_status_and_local_time(app, client):
+    with app.app_context():
+        # 23:30 UTC on 15 January is 00:30 on the 16th in Łódź (CET, UTC+1).
+        rid = make_report(requested_at=datetime(2026, 1, 15, 23, 30, tzinfo=timezone.utc),
+                          address_string=None, lat=51.7592, long=19.456, status="accepted")
+    category, _unit = names(app)
+    _, html = get(client, "/reports?lang=en")
+    assert f'<span class="category">{category("ROAD_POTHOLE", "en")}</span>' in html
+    assert '<time datetime="2026-01-15T23:30:00+00:00">' in html
+    assert re.search(r"1/16/26,?\s+12:30\s*AM", html)
+    assert "51.75920, 19.45600" in html
+    assert "Accepted" in html
+    assert f'href="/reports/{rid}"' in html
+
+    _, html = get(client, "/reports?lang=pl")
+    assert "16.01.2026, 00:30" in html
+    assert f'<span class="category">{category("ROAD_POTHOLE", "pl")}</span>' in html
+
+
+def test_list_never_shows_private_fields(app, client):
+    with app.app_context():
+        make_report(email="jan.kowalski@example.org",
+                    description="PRYWATNE: mój numer 600 100 200",
+                    public_description="Dziura w jezdni")
+        report = db.session.execute(db.select(Report)).scalar_one()
+        secrets = [report.email, report.description, report.client_id,
+                   report.tracking_token_hash]
+    _, html = get(client, "/reports")
+    assert "Dziura w jezdni" in html
+    for secret in secrets:
+        assert secret not in html
+
+
+# --- the report page ------------------------------------------------------------------------
+
+def test_report_page_shows_public_facts_why_and_timeline(app, client):
+    with app.app_context():
+        rid = make_report(
+            email="jan.kowalski@example.org",
+            description="Surowy tekst z numerem telefonu 600 100 200",
+            public_description="Dziura przy przejściu dla pieszych",
+            history=[("dispatched", "", "system", None, "zdit", 0),
+                     ("accepted", "Przyjęte do realizacji", "unit", "zdit", "zdit", 60),
+                     ("forwarded", "To teren osiedlowy", "operator", "op-anna", "wgk", 120),
+                     ("resolved", "Ubytek załatany", "unit", "wgk", "wgk", 24 * 60)],
+            agency_responsible="wgk")
+        report = db.session.get(Report, rid)
+        private = [report.email, report.description, report.client_id,
+                   report.tracking_token_hash, "op-anna"]
+
+    category, unit = names(app)
+    response, html = get(client, f"/reports/{rid}?lang=en")
+    assert response.status_code == 200
+    assert "Dziura przy przejściu dla pieszych" in html
+    for secret in private:
+        assert secret not in html
+
+    assert f"Report 2026/{rid}: {category('ROAD_POTHOLE', 'en')}</h1>" in html
+    assert "ul. Piotrkowska 104" in html and "51.759300, 19.457300" in html
+    assert ("https://www.openstreetmap.org/?mlat=51.759300&amp;mlon=19.457300"
+            "#map=18/51.759300/19.457300") in html
+    assert f'<p class="unit">{unit("wgk")}</p>' in html  # the unit now responsible
+    why = re.search(r'<p class="why">(.*?)</p>', html, re.S).group(1)
+    assert unit("wgk") in why
+
+    timeline = re.search(r'<ol class="timeline">(.*?)</ol>', html, re.S).group(1)
+    entries = re.findall(r"<li .*?</li>", timeline, re.S)
+    assert len(entries) == 4
+    assert "Sent to the responsible unit" in entries[0] and "system" in entries[0]
+    assert "Accepted" in entries[1] and f"by: {unit('zdit')}" in entries[1]
+    assert "Przyjęte do realizacji" in entries[1]
+    assert "by: operator" in entries[2] and "To teren osiedlowy" in entries[2]
+    assert f"Now handled by: {unit('wgk')}" in entries[2]
+    assert "Resolved" in entries[3] and "Ubytek załatany" in entries[3]
+    assert f"by: {unit('wgk')}" in entries[3]
+    assert '<time datetime="2026-03-11T09:00:00+00:00">' in entries[3]
+    # Headings in order.
+    levels = [int(h) for h in re.findall(r"<h([1-6])", html)]
+    assert levels[0] == 1 and all(b - a <= 1 for a, b in zip(levels, levels[1:]))
+
+
+def test_report_page_in_polish_shows_warsaw_time(app, client):
+    with app.app_context():
+        rid = make_report(requested_at=datetime(2026, 7, 1, 22, 15, tzinfo=timezone.utc))
+    category, _unit = names(app)
+    _, html = get(client, f"/reports/{rid}?lang=pl")
+    assert category("ROAD_POTHOLE", "pl") in html
+    assert '<time datetime="2026-07-01T22:15:00+00:00">' in html
+    assert "2 lip 2026, 00:15" in html  # CEST, UTC+2
+
+
+def test_awaiting_moderation_hides_the_text(app, client):
+    with app.app_context():
+        rid = make_report(service_code="OTHER", status="awaiting_moderation",
+                          public_description="Jeszcze niesprawdzony tekst",
+                          agency_responsible="lckzm")
+    _, html = get(client, f"/reports/{rid}?lang=en")
+    assert "Jeszcze niesprawdzony tekst" not in html
+    assert "after an operator checks" in html
+    _, html = get(client, "/reports?lang=en")
+    assert "Jeszcze niesprawdzony tekst" not in html
+
+
+@pytest.mark.parametrize("path", ["/reports/999999", "/reports/0", "/reports/99999999999999999999"])
+def test_unknown_report_is_a_404_page(app, client, path):
+    response, html = get(client, path)
+    assert response.status_code == 404
+    assert "<html" in html and "404" in html
+
+
+def test_photos_are_thumbnails_linking_to_the_public_copy(app, client):
+    if "photos.thumb" not in app.view_functions or "photos.public" not in app.view_functions:
+        pytest.skip("photos blueprint (photos.public / photos.thumb) not there yet")
+    from webapp.photos.models import Photo
+    with app.app_context():
+        rid = make_report()
+        report = db.session.get(Report, rid)
+        for i in range(2):
+            report.photos.append(Photo(position=i, sha256="0" * 64, content_type="image/jpeg",
+                                       original_key=f"o{i}", public_key=f"p{i}", thumb_key=f"t{i}",
+                                       width=2048, height=1536))
+        db.session.commit()
+        photo_ids = [p.id for p in report.photos]
+    _, html = get(client, f"/reports/{rid}?lang=en")
+    for n, pid in enumerate(photo_ids, start=1):
+        public = app.url_map.bind("localhost").build("photos.public", {"photo_id": pid})
+        thumb = app.url_map.bind("localhost").build("photos.thumb", {"photo_id": pid})
+        link = re.search(rf'<a href="{re.escape(public)}">\s*<img src="{re.escape(thumb)}"'
+                         rf'\s+alt="([^"]+)"', html)
+        assert link, html
+        assert f"Photo {n} of 2" in link.group(1)
+    _, html = get(client, "/reports")
+    assert re.search(r'<img class="thumb" src="[^"]+"\s+alt="[^"]+"', html)
+
+
+# --- in a real browser: htmx swap, URL in sync, accessibility audit ---------------------------
+
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
+            "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def base_url():
+    # Replaces pytest-playwright's own (which pytest 9 warns about); tests use live_url.
+    return None
+
+
+@pytest.fixture
+def live_url(app):
+    """Serve ``app`` on a free loopback port for the browser; yields its base URL."""
+    from werkzeug.serving import make_server
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+def axe_violations(page) -> list:
+    # evaluate() is not subject to the page's CSP (a <script> tag would be refused).
+    page.evaluate("() => { %s\n}" % AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', "
+                           "'wcag21aa', 'best-practice']})")
+    return [(v["id"], [n["html"] for n in v["nodes"]][:3]) for v in result["violations"]]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() or not AXE.exists(),
+                    reason="needs /usr/bin/chromium and node_modules/axe-core")
+def test_in_browser_filter_swaps_the_list_keeps_the_url_and_passes_axe(app, live_url, page):
+    with app.app_context():
+        pothole = make_report(history=[("dispatched", "", "system", None, "zdit", 0)])
+        light = make_report(service_code="STREET_LIGHT", requested_at=T0 + timedelta(hours=1))
+    page.set_viewport_size({"width": 390, "height": 844})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{live_url}/reports?lang=pl")
+    assert axe_violations(page) == []
+    page.evaluate("document.body.dataset.marker = 'same-page'")  # survives only an htmx swap
+
+    page.select_option("#filter-service-code", "STREET_LIGHT")
+    page.wait_for_function("location.search.includes('service_code=STREET_LIGHT')")
+    page.wait_for_function(f"!document.querySelector('#report-{pothole}-title')")
+    assert page.locator(f"#report-{light}-title").count() == 1
+    assert page.evaluate("document.body.dataset.marker") == "same-page"
+    assert page.locator("#report-list").count() == 1  # swapped, not nested
+
+    page.go_back()
+    page.wait_for_function(f"!!document.querySelector('#report-{pothole}-title')")
+
+    page.goto(f"{live_url}/reports/{pothole}?lang=pl")
+    assert page.locator("h1").count() == 1
+    assert axe_violations(page) == []
+    assert [e for e in errors if "Content Security Policy" in e] == []

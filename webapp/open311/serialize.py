@@ -1,0 +1,92 @@
+"""Turning services and reports into Open311 GeoReport v2 JSON objects.
+
+Spec: http://wiki.open311.org/GeoReport_v2/. Datetimes are ISO 8601 (W3C) in UTC with an explicit
+``+00:00`` offset. Only public fields are written: never ``email``, consent, ``client_id``, the
+raw ``description`` nor the tracking hash.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import url_for
+
+from webapp.reports import queries
+from webapp.reports.models import Report, Status
+
+
+def w3c_datetime(value: datetime | None) -> str | None:
+    """``value`` (aware) as ISO 8601 in UTC with offset, e.g. ``2026-05-01T08:30:00+00:00``."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def service_json(config, service, lang: str) -> dict:
+    """One entry of ``services.json``: ``{service_code, service_name, description, metadata,
+    type, keywords, group}``. ``keywords`` lists the category's names in the other UI
+    languages (comma separated) so clients can search in any of them."""
+    name = queries.localized(service.name, lang)
+    others = []
+    for other in ("pl", "en", "uk"):
+        alias = queries.localized(service.name, other)
+        if alias and alias != name and alias not in others:
+            others.append(alias)
+    return {
+        "service_code": service.code,
+        "service_name": name,
+        "description": name,
+        "metadata": False,
+        "type": "realtime",
+        "keywords": ", ".join(others),
+        "group": queries.group_name(config, service.code, lang) or "",
+    }
+
+
+def media_url(report: Report) -> str | None:
+    """Absolute URL of the report's first public photo copy, or None."""
+    photos = queries.public_photos(report)
+    if not photos:
+        return None
+    return url_for("photos.public", photo_id=photos[0].id, _external=True)
+
+
+def request_json(config, report: Report, lang: str, *, with_history: bool = False) -> dict:
+    """One GeoReport v2 ``service_request`` object for ``report``.
+
+    ``status`` is ``open``/``closed`` (:attr:`Status.open311`); ``agency_responsible`` is the
+    unit's name; ``description`` is the moderated ``public_description`` ("" while awaiting
+    moderation). With ``with_history`` our extension ``status_history`` is added: a list, oldest
+    first, of ``{status, open311_status, note, agency_responsible, datetime}``.
+    """
+    status = Status(report.status)
+    data = {
+        "service_request_id": str(report.id),
+        "status": status.open311,
+        "status_notes": queries.latest_note(report),
+        "service_name": queries.service_name(config, report.service_code, lang),
+        "service_code": report.service_code,
+        "description": queries.public_description(report) or "",
+        "agency_responsible": queries.unit_name(config, report.agency_responsible, lang),
+        "service_notice": None,
+        "requested_datetime": w3c_datetime(report.requested_at),
+        "updated_datetime": w3c_datetime(report.updated_at),
+        "expected_datetime": None,
+        "address": report.address_string or None,
+        "address_id": None,
+        "zipcode": None,
+        "lat": report.lat,
+        "long": report.long,
+        "media_url": media_url(report),
+    }
+    if with_history:
+        data["status_history"] = [
+            {
+                "status": change.status,
+                "open311_status": Status(change.status).open311,
+                "note": change.note or None,
+                "agency_responsible": queries.unit_name(config, change.agency_responsible, lang),
+                "datetime": w3c_datetime(change.created_at),
+            }
+            for change in report.history
+        ]
+    return data
