@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # npm package -> (folder under static/vendor, files to copy from the package)
 LIBRARIES = {
     "htmx.org": ("htmx", ["dist/htmx.min.js"]),
+    # The "lite" build reads JPEG and HEIC (EXIF, GPS); loaded only when a photo is chosen.
+    "exifr": ("exifr", ["dist/lite.umd.js"]),
 }
 
 
