@@ -1,0 +1,272 @@
+"""The outbox and its worker, against a real SMTP server on loopback (aiosmtpd)."""
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.smtp import SMTPServer, free_port, smtp_server  # noqa: F401  (fixture)
+from tests.test_lifecycle import dispatched, make_report
+from webapp.clock import utcnow
+
+LINK_RE = re.compile(r"http://127\.0\.0\.1:5000(/departments/links/[A-Za-z0-9_.\-]+)")
+
+
+def _enqueue_plain(n: int, prefix: str = "test") -> list[int]:
+    from webapp.dispatch.services import enqueue
+    from webapp.extensions import db
+    rows = [enqueue("test", f"{prefix}:{i}", {"to": [f"u{i}@example.org"],
+                                               "subject": f"Wiadomość {i}",
+                                               "text": f"Treść {i}", "html": None})
+            for i in range(n)]
+    db.session.commit()
+    return [row.id for row in rows]
+
+
+def _rows():
+    from webapp.dispatch.models import OutboxMessage
+    from webapp.extensions import db
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def test_enqueue_twice_with_the_same_key_makes_one_row(app):
+    from webapp.dispatch.models import OutboxMessage
+    from webapp.dispatch.services import enqueue
+    from webapp.extensions import db
+    with app.app_context():
+        first = enqueue("test", "same-key", {"to": ["a@example.org"], "subject": "s", "text": "t"})
+        pending_twin = enqueue("test", "same-key", {"to": ["b@example.org"]})
+        assert pending_twin is first
+        db.session.commit()
+        committed_twin = enqueue("test", "same-key", {"to": ["c@example.org"]})
+        assert committed_twin.id == first.id
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+        assert _rows()[0].payload["to"] == ["a@example.org"]
+
+
+def test_dispatch_email_arrives_with_report_photos_location_and_signed_link(make_app,
+                                                                              smtp_server):
+    from webapp.dispatch.services import process_due
+    app = make_app(**smtp_server.config)
+    with app.app_context():
+        report, link = dispatched(app)
+        number, expires_year = report.number, link.expires_at.year
+        assert process_due() == 1
+        [row] = _rows()
+        row_id = row.id
+        assert (row.status, row.attempts) == ("sent", 1) and row.sent_at is not None
+    [msg] = smtp_server.wait_for(1)
+    assert smtp_server.envelopes[0][1] == ["zgloszenia@zdit.lodz.example"]
+    assert number in msg["Subject"]
+    assert "Ubytek w nawierzchni jezdni" in msg["Subject"]
+    assert re.fullmatch(rf"<outbox-{row_id}-[0-9a-f]{{16}}@lckzm\.lodz\.example>",
+                        msg["Message-ID"])
+    assert msg["Auto-Submitted"] == "auto-generated"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    for part in (text, html):
+        assert number in part
+        assert "Głęboka dziura w jezdni" in part
+        assert "51.759200, 19.456000" in part
+        assert "openstreetmap.org/?mlat=51.759200" in part
+        assert "ul. Piotrkowska 104" in part
+        assert LINK_RE.search(part)
+        assert str(expires_year) in part
+    # The link in the e-mail opens the report.
+    path = LINK_RE.search(text).group(1)
+    page = app.test_client().get(path)
+    assert page.status_code == 200
+    assert "Głęboka dziura w jezdni" in page.get_data(as_text=True)
+
+
+def test_without_mail_server_the_message_is_written_as_an_eml_file(make_app, tmp_path):
+    from webapp.dispatch.services import message_id, process_due
+    outbox_dir = tmp_path / "mail-out"
+    app = make_app(MAIL_SERVER=None, MAIL_OUTBOX_DIR=str(outbox_dir))
+    with app.app_context():
+        report, _ = dispatched(app)
+        number = report.number
+        assert process_due() == 1
+        [row] = _rows()
+        expected = message_id(row).strip("<>").split("@")[0] + ".eml"
+    files = sorted(outbox_dir.iterdir())
+    assert [f.name for f in files] == [expected]          # no temporary file left behind
+    msg = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert msg["To"] == "zgloszenia@zdit.lodz.example"
+    assert number in msg["Subject"]
+    assert LINK_RE.search(msg.get_body(("plain",)).get_content())
+
+
+def test_two_workers_in_parallel_never_send_a_message_twice(make_app, smtp_server):
+    from webapp.dispatch.services import process_due
+    app = make_app(**smtp_server.config)
+    with app.app_context():
+        ids = _enqueue_plain(12)
+    totals: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def worker():
+        try:
+            with app.app_context():
+                start.wait()
+                sent = 0
+                for _ in range(20):
+                    sent += process_due(limit=3)
+                totals.append(sent)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert sum(totals) == 12
+    subjects = sorted(m["Subject"] for m in smtp_server.messages)
+    assert subjects == sorted(f"Wiadomość {i}" for i in range(12))
+    with app.app_context():
+        assert [r.status for r in _rows()] == ["sent"] * 12
+        assert [r.attempts for r in _rows()] == [1] * 12
+        assert [r.id for r in _rows()] == ids
+
+
+def test_a_claimed_message_is_not_sent_by_another_worker_meanwhile(make_app, smtp_server):
+    """Worker A is mid-send (the SMTP server holds its DATA); worker B finds nothing to do. Only
+    once A's claim has expired (A presumed dead) does B send again, with the same Message-ID,
+    which is the documented at-least-once behaviour."""
+    from webapp.dispatch.services import process_due
+    app = make_app(**smtp_server.config, OUTBOX_LOCK_SECONDS=120)
+    with app.app_context():
+        _enqueue_plain(1)
+    smtp_server.gate = threading.Event()
+    result = {}
+
+    def worker_a():
+        with app.app_context():
+            result["a"] = process_due()
+
+    thread = threading.Thread(target=worker_a)
+    thread.start()
+    try:
+        assert smtp_server.holding.wait(10), "worker A never reached the SMTP server"
+        with app.app_context():
+            assert process_due() == 0                      # B: the row is claimed
+            [row] = _rows()
+            assert row.status == "pending" and row.locked_until is not None
+            # A "crashed" worker's claim expires; then B sends again.
+            later = utcnow() + timedelta(seconds=121)
+            worker_b = threading.Thread(target=lambda: result.setdefault(
+                "b", _in_context(app, lambda: process_due(now=later))))
+            worker_b.start()
+    finally:
+        smtp_server.gate.set()
+    thread.join(20)
+    worker_b.join(20)
+    assert result == {"a": 1, "b": 1}
+    first, second = smtp_server.wait_for(2)
+    assert first["Message-ID"] == second["Message-ID"]
+    with app.app_context():
+        [row] = _rows()
+        assert row.status == "sent" and row.attempts == 2
+
+
+def _in_context(app, fn):
+    with app.app_context():
+        return fn()
+
+
+def test_smtp_down_keeps_the_message_pending_with_backoff_then_sends(make_app):
+    from webapp.dispatch.services import process_due
+    server = SMTPServer(port=free_port())           # not started: connection refused
+    app = make_app(**server.config, OUTBOX_BACKOFF_SECONDS=60)
+    with app.app_context():
+        report, _ = dispatched(app)
+        now = utcnow()
+        assert process_due(now=now) == 0
+        [row] = _rows()
+        assert (row.status, row.attempts) == ("pending", 1)
+        assert row.last_error and "Connection" in row.last_error
+        assert row.locked_until is None
+        # Back-off with jitter: between half and all of the 60 s base after the first failure.
+        assert now + timedelta(seconds=30) <= row.next_attempt_at <= now + timedelta(seconds=60)
+        retry_at = row.next_attempt_at
+        assert process_due(now=now + timedelta(seconds=1)) == 0   # not due yet
+        assert _rows()[0].attempts == 1
+        server.start()
+        try:
+            assert process_due(now=retry_at) == 1
+            [msg] = server.wait_for(1)
+            assert report.number in msg["Subject"]
+            [row] = _rows()
+            assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
+        finally:
+            server.stop()
+
+
+def test_backoff_grows_and_the_message_dies_after_max_attempts(make_app, caplog):
+    from webapp.dispatch.services import process_due
+    server = SMTPServer(port=free_port())           # never started
+    app = make_app(**server.config, OUTBOX_MAX_ATTEMPTS=3, OUTBOX_BACKOFF_SECONDS=60)
+    with app.app_context():
+        _enqueue_plain(1)
+        now = utcnow()
+        delays = []
+        for _ in range(3):
+            process_due(now=now)
+            row = _rows()[0]
+            if row.status == "pending":
+                delays.append(row.next_attempt_at - now)
+                now = row.next_attempt_at
+        [row] = _rows()
+        assert (row.status, row.attempts) == ("dead", 3)
+        assert timedelta(seconds=30) <= delays[0] <= timedelta(seconds=60)
+        assert timedelta(seconds=60) <= delays[1] <= timedelta(seconds=120)
+        assert process_due(now=now + timedelta(days=1)) == 0   # dead stays dead
+    assert any("dead" in r.getMessage() for r in caplog.records)
+
+
+def test_run_worker_once_and_the_flask_worker_command(make_app, smtp_server):
+    from webapp.dispatch.worker import run_worker
+    app = make_app(**smtp_server.config)
+    with app.app_context():
+        _enqueue_plain(2, prefix="a")
+    run_worker(app, once=True)
+    assert len(smtp_server.wait_for(2)) == 2
+    with app.app_context():
+        _enqueue_plain(1, prefix="b")
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert len(smtp_server.wait_for(3)) == 3
+
+
+def test_background_worker_sends_and_stops(make_app, smtp_server):
+    from webapp.dispatch.worker import start_background_worker
+    app = make_app(**smtp_server.config, WORKER_POLL_SECONDS=0.05)
+    thread = start_background_worker(app)
+    try:
+        assert thread.daemon
+        with app.app_context():
+            report, _ = dispatched(app)
+            number = report.number
+        [msg] = smtp_server.wait_for(1)
+        assert number in msg["Subject"]
+    finally:
+        thread.stop.set()
+        thread.join(5)
+    assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 161])
+def test_enqueue_refuses_a_bad_key(app, bad):
+    from webapp.dispatch.services import enqueue
+    with app.app_context(), pytest.raises(ValueError):
+        enqueue("test", bad, {})

@@ -1,0 +1,250 @@
+"""The report lifecycle: allowed status changes, history, forwarding and resident notices.
+
+Real database and the shipped routing.toml (units "zdit", "wgk", ...); no HTTP here.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from webapp.clock import utcnow
+
+
+def make_report(*, service_code="ROAD_POTHOLE", unit="zdit", status="awaiting_moderation",
+                email=None, consent=False, history=False, **overrides):
+    """Insert a report row (flushed, not committed) as submit_report would leave it.
+
+    ``history=True`` adds the "awaiting_moderation" entry an operator-mode report gets.
+    Call inside an app context.
+    """
+    from webapp.extensions import db
+    from webapp.reports.models import Report, StatusChange
+    from webapp.reports.tracking import token_hash, tracking_token
+
+    client_id = str(uuid.uuid4())
+    now = utcnow()
+    values = dict(
+        client_id=client_id, service_code=service_code,
+        description="Głęboka dziura w jezdni przy przejściu dla pieszych.",
+        public_description="Głęboka dziura w jezdni przy przejściu dla pieszych.",
+        lat=51.7592, long=19.4560, location_source="manual",
+        address_string="ul. Piotrkowska 104", email=email,
+        consent_version="2024-04-16" if consent else None,
+        consent_text="Zgoda" if consent else None, consent_at=now if consent else None,
+        status=status, agency_responsible=unit, routing_rule=f"category:{service_code}",
+        routing_reason="Kategoria przypisana tej jednostce w routing.toml.",
+        tracking_token_hash=token_hash(tracking_token(client_id)),
+        requested_at=now, updated_at=now)
+    values.update(overrides)
+    report = Report(**values)
+    db.session.add(report)
+    if history:
+        report.history.append(StatusChange(status=status, note="", actor_kind="system",
+                                           actor_id=None, agency_responsible=unit,
+                                           created_at=now))
+    db.session.flush()
+    return report
+
+
+def outbox(kind=None):
+    from webapp.dispatch.models import OutboxMessage
+    from webapp.extensions import db
+    query = select(OutboxMessage).order_by(OutboxMessage.id)
+    if kind:
+        query = query.where(OutboxMessage.kind == kind)
+    return list(db.session.scalars(query))
+
+
+def dispatched(app, **kwargs):
+    """A committed report dispatched to its unit; returns (report, link)."""
+    from webapp.extensions import db
+    from webapp.reports.lifecycle import dispatch_report
+    report = make_report(**kwargs)
+    link = dispatch_report(report)
+    db.session.commit()
+    return report, link
+
+
+def test_dispatch_report_records_history_link_and_email_in_the_callers_transaction(app):
+    from webapp.departments.models import DepartmentLink
+    from webapp.extensions import db
+    from webapp.reports.lifecycle import dispatch_report
+    from webapp.reports.models import Report, StatusChange
+    with app.app_context():
+        report = make_report()
+        link = dispatch_report(report)
+        assert report.status == "dispatched"
+        assert link.unit_id == "zdit" and link.report_id == report.id
+        assert link.expires_at - link.created_at == timedelta(days=30)
+        [change] = report.history
+        assert (change.status, change.actor_kind, change.agency_responsible) == \
+            ("dispatched", "system", "zdit")
+        [message] = outbox()
+        assert message.payload["to"] == ["zgloszenia@zdit.lodz.example"]
+        # Nothing was committed: a rollback leaves no trace of any of it.
+        db.session.rollback()
+        for model in (Report, StatusChange, DepartmentLink):
+            assert db.session.scalar(select(func.count()).select_from(model)) == 0
+        assert outbox() == []
+
+
+def test_new_report_dispatch_sends_no_resident_notice_but_release_does(app):
+    from webapp.extensions import db
+    from webapp.reports.lifecycle import dispatch_report
+    with app.app_context():
+        fresh = make_report(email="mieszkaniec@example.org", consent=True)
+        dispatch_report(fresh)
+        waiting = make_report(email="mieszkaniec@example.org", consent=True, history=True)
+        dispatch_report(waiting, actor_kind="operator", actor_id="anna")
+        db.session.commit()
+        notices = outbox("status_notice")
+        assert [n.payload["report_id"] for n in notices] == [waiting.id]
+        assert waiting.history[-1].actor_id == "anna"
+
+
+def test_dispatch_refuses_a_report_already_in_progress(app):
+    from webapp.reports.lifecycle import StatusError, dispatch_report
+    with app.app_context():
+        report = make_report(status="in_progress", history=True)
+        with pytest.raises(StatusError):
+            dispatch_report(report)
+
+
+def test_resolved_records_the_unit_the_time_in_utc_and_the_note(app):
+    from webapp.extensions import db
+    from webapp.reports.lifecycle import set_status
+    with app.app_context():
+        report, _ = dispatched(app)
+        before = utcnow()
+        change = set_status(report, "resolved", actor_kind="unit", actor_id="zdit",
+                            note="  Ubytek załatany.  ")
+        db.session.commit()
+        db.session.expire_all()
+        assert report.status == "resolved" and report.status_enum.open311 == "closed"
+        last = report.history[-1]
+        assert last.id == change.id
+        assert (last.status, last.actor_kind, last.actor_id, last.note) == \
+            ("resolved", "unit", "zdit", "Ubytek załatany.")
+        assert last.created_at.utcoffset() == timedelta(0)
+        assert before - timedelta(seconds=1) <= last.created_at <= utcnow()
+        assert report.updated_at == last.created_at
+
+
+@pytest.mark.parametrize("status, note, target, field", [
+    ("rejected", "", None, "note"),
+    ("rejected", "   ", None, "note"),
+    ("forwarded", "", None, "target_unit"),
+    ("forwarded", "", "zdit", "target_unit"),          # the same unit
+    ("forwarded", "", "no-such-unit", "target_unit"),
+    ("dispatched", "", None, "status"),                 # not for units
+    ("awaiting_moderation", "", None, "status"),
+    ("bogus", "", None, "status"),
+])
+def test_refused_changes_name_the_field_and_change_nothing(app, status, note, target, field):
+    from webapp.extensions import db
+    from webapp.reports.lifecycle import StatusError, set_status
+    with app.app_context():
+        report, _ = dispatched(app)
+        with pytest.raises(StatusError) as info:
+            set_status(report, status, actor_kind="unit", actor_id="zdit", note=note,
+                       target_unit=target)
+        assert info.value.field == field
+        with app.test_request_context():
+            assert str(info.value.message)
+        db.session.commit()
+        assert report.status == "dispatched" and len(report.history) == 1
+        assert len(outbox()) == 1
+
+
+def test_closed_report_reopens_only_with_a_note(app):
+    from webapp.extensions import db
+    from webapp.reports.lifecycle import StatusError, allowed_next, set_status
+    from webapp.reports.models import Status
+    with app.app_context():
+        report, _ = dispatched(app)
+        set_status(report, "resolved", actor_kind="unit", actor_id="zdit")
+        assert allowed_next(report) == [Status.IN_PROGRESS]
+        with pytest.raises(StatusError) as info:
+            set_status(report, "in_progress", actor_kind="unit", actor_id="zdit")
+        assert info.value.field == "note"
+        with pytest.raises(StatusError):
+            set_status(report, "accepted", actor_kind="unit", actor_id="zdit", note="x")
+        set_status(report, "in_progress", actor_kind="unit", actor_id="zdit",
+                   note="Nawierzchnia znów się zapadła.")
+        db.session.commit()
+        assert [c.status for c in report.history] == ["dispatched", "resolved", "in_progress"]
+
+
+def test_a_unit_cannot_act_on_a_report_of_another_unit(app):
+    from webapp.reports.lifecycle import StatusError, set_status
+    with app.app_context():
+        report, _ = dispatched(app)
+        with pytest.raises(StatusError):
+            set_status(report, "accepted", actor_kind="unit", actor_id="wgk")
+
+
+def test_forwarding_moves_the_report_revokes_old_links_and_dispatches_to_the_new_unit(app):
+    from webapp.departments.services import LinkError, link_token, resolve_token
+    from webapp.extensions import db
+    from webapp.reports.lifecycle import set_status
+    with app.app_context():
+        report, old_link = dispatched(app)
+        old_token = link_token(old_link)
+        change = set_status(report, "forwarded", actor_kind="unit", actor_id="zdit",
+                            note="Teren gminny poza pasem drogowym.", target_unit="wgk")
+        db.session.commit()
+        assert report.agency_responsible == "wgk" and report.status == "forwarded"
+        assert (change.actor_id, change.agency_responsible) == ("zdit", "wgk")
+        with pytest.raises(LinkError) as info:
+            resolve_token(old_token)
+        assert info.value.reason == "revoked"
+        dispatches = outbox("dispatch")
+        assert [d.payload["to"] for d in dispatches] == [["zgloszenia@zdit.lodz.example"],
+                                                         ["zgloszenia@wgk.lodz.example"]]
+        assert "Teren gminny poza pasem drogowym." in dispatches[1].payload["text"]
+        # The new unit may work on it; the old one may not.
+        set_status(report, "accepted", actor_kind="unit", actor_id="wgk")
+
+
+@pytest.mark.parametrize("email, consent, expected", [
+    ("mieszkaniec@example.org", True, 1),
+    ("mieszkaniec@example.org", False, 0),
+    (None, False, 0),
+])
+def test_resident_notice_only_with_email_and_consent(app, email, consent, expected):
+    from webapp.extensions import db
+    from webapp.reports.lifecycle import set_status
+    from webapp.reports.tracking import tracking_url
+    with app.app_context():
+        report, _ = dispatched(app, email=email, consent=consent)
+        set_status(report, "rejected", actor_kind="unit", actor_id="zdit",
+                   note="Droga prywatna, nie zarządzamy nią.")
+        db.session.commit()
+        notices = outbox("status_notice")
+        assert len(notices) == expected
+        if expected:
+            payload = notices[0].payload
+            assert payload["to"] == [email]
+            assert report.number in payload["subject"]
+            with app.test_request_context():
+                url = tracking_url(report)
+            for part in (payload["text"], payload["html"]):
+                assert url in part
+                assert "Droga prywatna, nie zarządzamy nią." in part
+
+
+def test_progress_note_may_repeat_in_progress(app):
+    from webapp.extensions import db
+    from webapp.reports.lifecycle import StatusError, set_status
+    with app.app_context():
+        report, _ = dispatched(app)
+        set_status(report, "in_progress", actor_kind="unit", actor_id="zdit")
+        with pytest.raises(StatusError):
+            set_status(report, "in_progress", actor_kind="unit", actor_id="zdit")
+        set_status(report, "in_progress", actor_kind="unit", actor_id="zdit",
+                   note="Zamówiono asfalt.")
+        db.session.commit()
+        assert [c.note for c in report.history] == ["", "", "Zamówiono asfalt."]

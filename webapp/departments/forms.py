@@ -1,0 +1,39 @@
+"""The status form on the department link page."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SelectField, TextAreaField
+from wtforms.validators import InputRequired, Length
+
+from webapp.reports.lifecycle import NOTE_MAX_LENGTH
+
+
+class StatusForm(FlaskForm):
+    """Status, forward target and public note (CSRF-protected by Flask-WTF).
+
+    The form checks only the shape of the input (a listed status and unit, note length); the
+    rules that connect the fields (a rejection needs a reason, forwarding needs a unit) live in
+    :func:`webapp.reports.lifecycle.set_status`, whose errors the view puts next to the field.
+    """
+
+    status = RadioField(_l("New status"), choices=[],
+                        validators=[InputRequired(message=_l("Choose the new status."))])
+    target_unit = SelectField(_l("Forward to unit"), choices=[], default="",
+                              description=_l("Only when forwarding: the unit that should handle "
+                                             "the report instead of yours."))
+    note = TextAreaField(_l("Public note"),
+                         validators=[Length(max=NOTE_MAX_LENGTH,
+                                            message=_l("The note may have at most %(max)d "
+                                                       "characters."))],
+                         description=_l("Shown to the resident on the report page. Required "
+                                        "when rejecting (the reason) or reopening."))
+
+    @classmethod
+    def for_report(cls, report, statuses, units, **kwargs) -> "StatusForm":
+        """Build the form with the statuses allowed now (``[Status]``) and the units a report
+        may be forwarded to (``[(unit id, name)]``, the current unit left out)."""
+        form = cls(**kwargs)
+        form.status.choices = [(s.value, s.label) for s in statuses]
+        form.target_unit.choices = [("", _l("— choose a unit —"))] + list(units)
+        return form

@@ -1,0 +1,59 @@
+"""The outbox worker loop: in its own process (``flask worker``, production: several at once) or
+as a daemon thread next to the development server (``flask serve``)."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(app: Flask, *, stop: threading.Event | None = None, once: bool = False) -> None:
+    """Send due outbox messages until ``stop`` is set (or one pass when ``once``).
+
+    Each pass runs :func:`webapp.dispatch.services.process_due` in a fresh app context. When a
+    pass sent nothing, the loop sleeps ``WORKER_POLL_SECONDS`` (2 s); when it sent a full batch it
+    goes again at once. An error outside a single message (database down) is logged and the
+    loop waits, doubling the wait up to one minute, instead of dying.
+    """
+    from webapp.dispatch.services import process_due
+    from webapp.extensions import db
+
+    stop = stop or threading.Event()
+    poll = float(app.config.get("WORKER_POLL_SECONDS", 2))
+    batch = int(app.config.get("WORKER_BATCH_SIZE", 20))
+    error_wait = poll
+    while not stop.is_set():
+        try:
+            with app.app_context():
+                try:
+                    sent = process_due(limit=batch)
+                finally:
+                    db.session.remove()
+            error_wait = poll
+        except Exception:
+            log.exception("outbox worker pass failed; retrying in %.0f s", error_wait)
+            if once:
+                raise
+            stop.wait(error_wait)
+            error_wait = min(60.0, error_wait * 2)
+            continue
+        if once:
+            return
+        if sent < batch:
+            stop.wait(poll)
+
+
+def start_background_worker(app: Flask) -> threading.Thread:
+    """Start :func:`run_worker` in a daemon thread (for ``flask serve``) and return it.
+
+    The thread's ``stop`` attribute is the :class:`threading.Event` that ends the loop.
+    """
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=(app,), kwargs={"stop": stop},
+                              name="outbox-worker", daemon=True)
+    thread.stop = stop  # type: ignore[attr-defined]
+    thread.start()
+    return thread
