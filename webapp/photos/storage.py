@@ -1,0 +1,102 @@
+"""Where photo files live: a small storage interface and a registry chosen by configuration.
+
+Modelled on CTFd's upload registry (``CTFd/utils/uploads/__init__.py``): backends are
+registered by name and ``MEDIA_STORAGE`` (default ``"filesystem"``) picks one, so an S3 backend
+can be added later with ``register_storage("s3", factory)`` and a config change, without
+touching the code that stores or serves photos.
+
+Keys are relative POSIX paths such as ``"original/ab/abcdef....heic"``.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+from flask import current_app
+
+
+class FileStorage:
+    """Files under one root folder (``MEDIA_ROOT``).
+
+    ``put`` is atomic (a temporary file in the target folder, fsync, ``os.replace``), so a
+    reader never sees half a file and a crash leaves either the old file or the new one.
+    Writing the same key again replaces it, so retries are harmless. Keys that would escape the
+    root (absolute, ``..``, backslashes, NUL) raise ``ValueError``.
+    """
+
+    def __init__(self, root):
+        self.root = Path(root).resolve()
+
+    def path(self, key: str) -> Path:
+        """Absolute path of ``key``; ``ValueError`` when the key is malformed or leaves the root."""
+        if not isinstance(key, str) or not key or "\\" in key or "\x00" in key:
+            raise ValueError(f"invalid storage key: {key!r}")
+        pure = PurePosixPath(key)
+        if pure.is_absolute() or any(part in ("..", ".", "") for part in key.split("/")):
+            raise ValueError(f"invalid storage key: {key!r}")
+        path = (self.root / pure).resolve()
+        if not path.is_relative_to(self.root) or path == self.root:
+            raise ValueError(f"storage key escapes the root: {key!r}")
+        return path
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` atomically, creating folders as needed."""
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o640)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
+    def get(self, key: str) -> bytes:
+        """The bytes stored under ``key``; ``FileNotFoundError`` when there are none."""
+        return self.path(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        """Whether a file is stored under ``key``."""
+        return self.path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a missing file is not an error. Content-addressed keys can be shared
+        by several photos: the caller checks no other row refers to the key."""
+        try:
+            self.path(key).unlink()
+        except FileNotFoundError:
+            pass
+
+
+# name -> factory(app config) -> storage object with put/get/path/exists/delete
+STORAGE_BACKENDS: dict[str, Callable[[dict], FileStorage]] = {
+    "filesystem": lambda config: FileStorage(config["MEDIA_ROOT"]),
+}
+
+
+def register_storage(name: str, factory: Callable[[dict], object]) -> None:
+    """Make a backend available as ``MEDIA_STORAGE = name``; ``factory(config)`` builds it."""
+    STORAGE_BACKENDS[name] = factory
+
+
+def get_storage() -> FileStorage:
+    """The storage of the current app (``MEDIA_STORAGE``, default ``"filesystem"`` under
+    ``MEDIA_ROOT``). Built once per app. Raises ``KeyError`` for an unknown backend name."""
+    app = current_app._get_current_object()
+    cached = app.extensions.get("photo_storage")
+    if cached is None:
+        name = app.config.get("MEDIA_STORAGE") or "filesystem"
+        if name not in STORAGE_BACKENDS:
+            raise KeyError(f"MEDIA_STORAGE: unknown storage backend {name!r}; "
+                           f"known: {', '.join(sorted(STORAGE_BACKENDS))}")
+        cached = app.extensions["photo_storage"] = STORAGE_BACKENDS[name](app.config)
+    return cached
