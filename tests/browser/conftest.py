@@ -1,0 +1,67 @@
+"""Browser fixtures: real headless Chromium (Debian's /usr/bin/chromium, never a downloaded
+browser) driven by Playwright against the app served from this process on 127.0.0.1.
+
+The recipe is ../shared/TESTING.md. Each test gets its own server (a new port, so a new origin:
+no service worker, cache or IndexedDB left over from another test) on the shared test database.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def pytest_collection_modifyitems(config, items):
+    if Path(CHROMIUM).exists():
+        return
+    skip = pytest.mark.skip(reason=f"browser tests need Debian's chromium at {CHROMIUM} (make test installs it)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@dataclass
+class LiveServer:
+    """The app served on ``url`` (``http://127.0.0.1:<port>``) from a thread of the test."""
+
+    app: object
+    url: str
+
+
+@pytest.fixture
+def live_server(make_app):
+    """Serve a test app (test database, no SMTP, no rate limit) with werkzeug in a daemon thread."""
+    app = make_app(MAIL_SERVER=None, RATELIMIT_ENABLED=False)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app=app, url=f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+
+
+@pytest.fixture
+def base_url(live_server):
+    return live_server.url
+
+
+@pytest.fixture
+def browser_context_args(live_server):
+    # Replaces pytest-playwright's session-wide one: the server (and its URL) is per test.
+    return {"base_url": live_server.url, "locale": "en-GB"}

@@ -1,0 +1,274 @@
+"""The offline-first app in real headless Chromium: manifest, service worker, drafts kept on the
+device while offline, sent exactly once when the connection returns (also after an upload cut
+off mid-way), and htmx requests that fail offline saying so in place.
+
+The photo is the real geotagged tests/fixtures/photos/derived_lodz_gps_DSCN0025.jpg (EXIF GPS
+51.7592 N, 19.4560 E, ul. Piotrkowska); for the scaling test an enlarged copy of it carries its
+original EXIF block.
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+# The same folder as tests/conftest.py's fixture_photo() (not imported: tests/ is not a package).
+PHOTO = Path(__file__).resolve().parent.parent / "fixtures" / "photos" / "derived_lodz_gps_DSCN0025.jpg"
+EXIF_LAT, EXIF_LONG = 51.7592, 19.4560
+SERVICE_CODE = "ROAD_POTHOLE"
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def count_reports(app) -> int:
+    from webapp.extensions import db
+    from webapp.reports.models import Report
+    with app.app_context():
+        n = db.session.scalar(select(func.count()).select_from(Report))
+        db.session.remove()
+        return n
+
+
+def only_report(app):
+    """(report fields, [photo original bytes]) of the single report in the database."""
+    from webapp.extensions import db
+    from webapp.photos.models import Photo
+    from webapp.photos.storage import get_storage
+    from webapp.reports.models import Report
+    with app.app_context():
+        reports = db.session.scalars(select(Report)).all()
+        assert len(reports) == 1, f"expected exactly one report, found {len(reports)}"
+        report = reports[0]
+        photos = db.session.scalars(select(Photo).where(Photo.report_id == report.id)).all()
+        originals = [get_storage().get(p.original_key) for p in photos]
+        data = {"lat": report.lat, "long": report.long, "location_source": report.location_source,
+                "client_id": report.client_id, "number": report.number}
+        db.session.remove()
+        return data, originals
+
+
+def wait_until(page, predicate, timeout_s: float = 20.0, what: str = "condition"):
+    """Poll ``predicate()`` while letting the browser run (page.wait_for_timeout pumps events)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_js(page, expression: str, timeout_s: float = 20.0):
+    """Wait until ``expression`` is truthy in the page. (page.wait_for_function evaluates its
+    predicate with eval, which the app's CSP rightly forbids; page.evaluate goes through CDP.)"""
+    wait_until(page, lambda: page.evaluate(expression), timeout_s, what=expression)
+
+
+def controlled(page):
+    """Wait until the service worker is active and controls the page (precache done)."""
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    wait_js(page, "navigator.serviceWorker.controller !== null")
+
+
+def fill_report(page, photo: Path):
+    page.select_option("#service_code", SERVICE_CODE)
+    page.fill("#description", "Deep pothole by the pedestrian crossing, cars swerve around it.")
+    page.set_input_files("#media", str(photo))
+    # The position comes from the photo's EXIF, read in the browser.
+    wait_js(page, "document.getElementById('lat').value !== ''")
+    assert float(page.input_value("#lat")) == pytest.approx(EXIF_LAT, abs=1e-5)
+    assert float(page.input_value("#long")) == pytest.approx(EXIF_LONG, abs=1e-5)
+    assert page.input_value("#location_source") == "photo"
+
+
+def draft_count(page) -> int:
+    return page.evaluate("LckzmOutbox.listDrafts().then(d => d.length)")
+
+
+@pytest.fixture
+def large_photo(tmp_path) -> Path:
+    """The real photo enlarged to 4096x3072 px, keeping its EXIF (GPS, time) byte for byte."""
+    with Image.open(PHOTO) as im:
+        exif = im.info["exif"]
+        big = im.resize((4096, 3072), Image.BICUBIC)
+    path = tmp_path / "large_lodz_gps.jpg"
+    big.save(path, "JPEG", quality=92, exif=exif)
+    return path
+
+
+# ---- installable -----------------------------------------------------------------------------
+
+def test_manifest_is_valid_and_its_icons_have_the_declared_sizes(client):
+    response = client.get("/manifest.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/manifest+json"
+    manifest = json.loads(response.data)
+    for key in ("name", "short_name", "start_url", "scope", "display", "lang", "theme_color",
+                "background_color", "icons"):
+        assert manifest.get(key), f"manifest lacks {key}"
+    assert manifest["lang"] == "pl" and manifest["display"] == "standalone" and manifest["scope"] == "/"
+    assert manifest["start_url"].startswith("/")
+    assert any(s["url"] == "/report" for s in manifest["shortcuts"])
+    sizes = set()
+    for icon in manifest["icons"]:
+        png = client.get(icon["src"])
+        assert png.status_code == 200, icon["src"]
+        with Image.open(io.BytesIO(png.data)) as im:
+            assert im.format == "PNG"
+            assert f"{im.width}x{im.height}" == icon["sizes"]
+        sizes.add((icon["sizes"], icon.get("purpose", "any")))
+    assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= sizes
+
+
+def test_service_worker_is_served_for_the_whole_site_and_never_cached(client):
+    response = client.get("/sw.js")
+    assert response.status_code == 200
+    assert response.headers["Service-Worker-Allowed"] == "/"
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.get_data(as_text=True).startswith('self.LCKZM_BUILD = "')
+    token = client.get("/csrf-token")
+    assert token.headers["Cache-Control"] == "no-store" and token.json["csrf_token"]
+    assert client.get("/offline").status_code == 200
+    assert client.get("/install").status_code == 200
+
+
+@pytest.mark.browser
+def test_service_worker_activates_controls_the_page_and_precaches_the_shell(page):
+    page.goto("/report")
+    controlled(page)
+    names = page.evaluate("caches.keys()")
+    assert any(n.startswith("lckzm-shell-v") for n in names)
+    shell = next(n for n in names if n.startswith("lckzm-shell-v"))
+    urls = page.evaluate("name => caches.open(name).then(c => c.keys()).then(ks => ks.map(k => new URL(k.url).pathname))", shell)
+    assert {"/report", "/offline", "/static/js/drafts.js", "/static/vendor/exifr/lite.umd.js"} <= set(urls)
+    # The install offer waits for a sent report: never on first load.
+    assert page.locator("#install-offer").is_hidden()
+
+
+# ---- offline drafts --------------------------------------------------------------------------
+
+@pytest.mark.browser
+def test_offline_report_with_photo_is_kept_and_sent_exactly_once_when_back_online(page, context, live_server, large_photo):
+    page.goto("/report")
+    controlled(page)
+
+    context.set_offline(True)
+    response = page.reload()
+    assert response.from_service_worker
+    assert page.locator("#report-form").is_visible()
+
+    fill_report(page, large_photo)
+    page.click("#report-form button[type=submit]")
+    wait_js(page, "document.getElementById('outbox-count').textContent === '1'")
+    assert "back online" in page.locator("#form-summary").inner_text()
+
+    # Closing and reopening (a reload, still offline) loses nothing.
+    page.reload()
+    wait_js(page, "document.getElementById('outbox-count').textContent === '1'")
+    assert page.locator("#outbox-list li").count() == 1
+    assert draft_count(page) == 1
+    assert count_reports(live_server.app) == 0
+
+    context.set_offline(False)
+    wait_until(page, lambda: count_reports(live_server.app) >= 1, what="the report to reach the server")
+    wait_js(page, "document.getElementById('outbox').hidden")
+    page.wait_for_timeout(1500)  # the online event and Background Sync both fired: still one
+    assert count_reports(live_server.app) == 1
+    assert draft_count(page) == 0
+
+    report, originals = only_report(live_server.app)
+    assert report["lat"] == pytest.approx(EXIF_LAT, abs=1e-5)
+    assert report["long"] == pytest.approx(EXIF_LONG, abs=1e-5)
+    assert report["location_source"] == "photo"
+    assert len(originals) == 1
+    with Image.open(io.BytesIO(originals[0])) as im:
+        assert im.format == "JPEG" and max(im.size) <= 2048, im.size  # scaled down on the phone
+        assert im.size == (2048, 1536)
+
+    # "My reports" keeps the number and the private tracking link; now the install offer.
+    wait_js(page, "!document.getElementById('my-reports').hidden")
+    assert report["number"] in page.locator("#my-reports-list").inner_text()
+    assert page.locator("#my-reports-list a").get_attribute("href").startswith("/t/")
+    assert page.locator("#install-offer").is_visible()
+
+
+@pytest.mark.browser
+def test_unfinished_draft_is_restored_after_a_reload(page, context):
+    page.goto("/report")
+    controlled(page)
+    context.set_offline(True)
+    page.fill("#description", "Street light out for a week at the corner.")
+    wait_js(page, "LckzmOutbox.listDrafts().then(d => d.length === 1)")
+    page.reload()
+    wait_js(page, "document.getElementById('description').value !== ''")
+    assert page.input_value("#description") == "Street light out for a week at the corner."
+
+
+@pytest.mark.browser
+def test_upload_cut_off_mid_way_still_makes_one_report(page, context, live_server):
+    posts = []
+
+    def cut_first_post(route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        posts.append(route.request.headers.get("accept", ""))
+        if len(posts) == 1:
+            route.fetch()  # the server receives and stores it...
+            route.abort("connectionreset")  # ...but the phone never hears back
+        else:
+            route.continue_()
+
+    page.goto("/report")
+    controlled(page)
+    context.route("**/report", cut_first_post)
+    fill_report(page, PHOTO)
+    page.click("#report-form button[type=submit]")
+
+    wait_until(page, lambda: len(posts) >= 2, what="the outbox to send again")
+    wait_js(page, "!document.getElementById('my-reports').hidden")
+    page.wait_for_timeout(1000)
+    assert count_reports(live_server.app) == 1
+    assert draft_count(page) == 0
+    report, originals = only_report(live_server.app)
+    assert report["lat"] == pytest.approx(EXIF_LAT, abs=1e-5)
+    assert len(originals) == 1
+    assert report["number"] in page.locator("#my-reports-list").inner_text()
+
+
+@pytest.mark.browser
+def test_htmx_request_failing_offline_says_so_in_place(page, context):
+    page.goto("/reports")
+    controlled(page)
+    context.set_offline(True)
+    page.select_option("#filter-status", "open")
+    status = page.locator("#net-status")
+    status.wait_for(state="visible")
+    expected = page.locator("body").get_attribute("data-msg-offline")
+    assert status.inner_text() == expected
+
+
+@pytest.mark.browser
+def test_a_new_version_is_offered_with_a_reload_banner_not_swapped_silently(page, live_server):
+    page.goto("/report")
+    controlled(page)
+    first = page.evaluate("caches.keys()")
+    assert page.locator("#sw-update").is_hidden()
+
+    live_server.app.config["PWA_BUILD"] = "next-release"
+    page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+    page.locator("#sw-update").wait_for(state="visible")
+    # Still the old worker until the resident agrees.
+    assert page.evaluate("caches.keys()") == first or all(n in page.evaluate("caches.keys()") for n in first)
+
+    with page.expect_navigation():
+        page.click("#sw-reload")
+    controlled(page)
+    names = page.evaluate("caches.keys()")
+    assert any(n.endswith("-next-release") for n in names)
+    assert not any(n in names for n in first if n.startswith("lckzm-shell-"))
+
