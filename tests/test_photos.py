@@ -304,6 +304,16 @@ def test_taken_at_uses_the_offset_when_present():
     assert process_photo(jpeg(exif=exif)).taken_at == datetime(2024, 7, 1, 3, 0, tzinfo=timezone.utc)
 
 
+@pytest.mark.parametrize("junk", [
+    b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff" + b"\x01" * 40,           # entries run off the end
+    b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x01\x88\x25\x00\x04\x00\x00\x00\x01\xff\xff\xff\x00",  # GPS IFD out of range
+])
+def test_corrupt_exif_is_ignored_and_the_photo_kept(junk):
+    photo = process_photo(jpeg(exif=junk))
+    assert (photo.gps_lat, photo.gps_long, photo.taken_at) == (None, None, None)
+    assert_no_metadata(photo.public_jpeg)
+
+
 @pytest.mark.parametrize("value", ["0000:00:00 00:00:00", "    :  :     :  :  ", "2024:13:40 25:00:00",
                                    "yesterday"])
 def test_invalid_time_taken_gives_none(value):
@@ -419,6 +429,24 @@ def test_file_storage_refuses_keys_escaping_the_root(tmp_path, key):
     with pytest.raises(ValueError):
         storage.put(key, b"x")
     assert not (tmp_path / "secret").exists()
+
+
+def test_storage_backend_is_chosen_by_config(make_app, tmp_path):
+    from webapp.photos.storage import STORAGE_BACKENDS, register_storage
+    app = make_app(MEDIA_ROOT=str(tmp_path / "m1"))
+    with app.app_context():
+        storage = get_storage()
+        assert isinstance(storage, FileStorage) and storage.root == (tmp_path / "m1").resolve()
+        assert get_storage() is storage
+    register_storage("memory-test", lambda config: FileStorage(tmp_path / "other"))
+    try:
+        with make_app(MEDIA_STORAGE="memory-test").app_context():
+            assert get_storage().root == (tmp_path / "other").resolve()
+        with make_app(MEDIA_STORAGE="nope").app_context():
+            with pytest.raises(KeyError, match="nope"):
+                get_storage()
+    finally:
+        STORAGE_BACKENDS.pop("memory-test")
 
 
 def test_file_storage_refuses_symlink_escape(tmp_path):
