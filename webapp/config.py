@@ -50,6 +50,7 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         "PHOTO_MAX_BYTES": 20 * 1024 * 1024,
         "PHOTO_MAX_COUNT": 5,
+        "MEDIA_STORAGE": os.environ.get("MEDIA_STORAGE", "filesystem"),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT") or str(instance_path / "media"),
         "ROUTING_FILE": os.environ.get("ROUTING_FILE") or str(root_path / "routing.toml"),
         "BOUNDARY_FILE": os.environ.get("BOUNDARY_FILE")
