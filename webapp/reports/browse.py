@@ -52,8 +52,6 @@ def index():
         "groups": [(queries.localized(group.name, lang), services)
                    for group, services in config.grouped()],
         "statuses": list(Status),
-        "lang": lang,
-        "routing": config,
         "service_name": lambda code: queries.service_name(config, code, lang),
         "public_photos": queries.public_photos,
         "public_description": queries.public_description,
