@@ -46,8 +46,10 @@ function isPrivate(path) {
   return PRIVATE.some(function (re) { return re.test(path); });
 }
 
+// "no-cache": revalidate with the server (so the precache is current) but let a 304 reuse what
+// the page itself has just downloaded, instead of fetching every file a second time.
 function freshRequest(url) {
-  return new Request(url, { cache: "reload", credentials: "same-origin" });
+  return new Request(url, { cache: "no-cache", credentials: "same-origin" });
 }
 
 self.addEventListener("install", function (event) {
