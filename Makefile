@@ -18,7 +18,7 @@ $(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
 	touch $@
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile -q -d translations
+	$(BIN)/pybabel compile -d translations --statistics
 
 # Serve on 127.0.0.1:$(PORT) with SQLite in instance/ and the outbox worker in the same process.
 run: $(VENV)/.installed translations
@@ -61,8 +61,8 @@ vendor: node_modules/.package-lock.json
 	$(BIN)/python scripts/vendor.py
 
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
-	$(BIN)/pybabel update -q -i translations/messages.pot -d translations --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/photo_pipeline.py

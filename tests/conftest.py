@@ -8,6 +8,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["tests.smtp"]
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,16 +91,20 @@ def make_app(database_url, tmp_path):
         return app
 
     yield factory
-    if apps:
-        with apps[0].app_context():
+    for app in apps:
+        with app.app_context():
             db.session.remove()
+            db.engine.dispose()
+    if apps:
+        # Empty the tables through an app on the test database (a test may have pointed its
+        # own app elsewhere, e.g. at a dead server).
+        cleaner = create_app(_config(tmp_path, url, engine_options))
+        with cleaner.app_context():
             for table in reversed(db.metadata.sorted_tables):
                 db.session.execute(table.delete())
             db.session.commit()
+            db.session.remove()
             db.engine.dispose()
-        for app in apps[1:]:
-            with app.app_context():
-                db.engine.dispose()
 
 
 @pytest.fixture
