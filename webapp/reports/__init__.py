@@ -11,8 +11,5 @@ def init_app(app) -> None:
         from webapp.routing.services import current_routing
         return current_routing()
     app.jinja_env.globals["current_routing"] = _current_routing
-    try:
-        from webapp.reports import cli
-        cli.init_app(app)
-    except ImportError:  # pragma: no cover - until the CLI module exists
-        pass
+    from webapp.reports import cli
+    cli.init_app(app)
