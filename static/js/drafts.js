@@ -411,14 +411,35 @@
         link.className = "my-report-link";
         link.textContent = fmt(list.dataset.msgNumber, { number: entry.number });
         li.appendChild(link);
-        var status = document.createElement("span");
-        status.className = "my-report-status";
-        status.textContent = " · " + fmt(list.dataset.msgStatus, { status: labels[entry.status] || entry.status });
-        li.appendChild(status);
+        if (entry.status) {
+          var status = document.createElement("span");
+          status.className = "my-report-status";
+          status.textContent = " · " + fmt(list.dataset.msgStatus, { status: labels[entry.status] || entry.status });
+          li.appendChild(status);
+        }
         list.appendChild(li);
       });
       section.hidden = sent.length === 0;
     }).catch(function () { return null; });
+  }
+
+  // Last known status of "my reports", from the public Open311 API (once per page, online only).
+  function refreshStatuses() {
+    if (!navigator.onLine || !msg.statusUrl) return Promise.resolve();
+    return Outbox.listSent().then(function (sent) {
+      return Promise.all(sent.slice(0, 20).filter(function (e) { return e.service_request_id; }).map(function (entry) {
+        var url = msg.statusUrl.replace("__id__", encodeURIComponent(entry.service_request_id));
+        return fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" }).then(function (resp) {
+          return resp.ok ? resp.json() : null;
+        }).then(function (data) {
+          var history = data && data[0] && data[0].status_history;
+          var latest = history && history.length ? history[history.length - 1].status : null;
+          if (!latest || latest === entry.status) return null;
+          entry.status = latest;
+          return Outbox.putSent(entry);
+        }).catch(function () { return null; });
+      }));
+    }).then(renderMyReports).catch(function () { return null; });
   }
 
   // ---- htmx (online sending) ----------------------------------------------------------------
@@ -484,7 +505,7 @@
       current = null;  // the form is gone: nothing more to save
       Outbox.putSent(entry).then(function () { return Outbox.deleteDraft(id); }).then(function () {
         renderOutbox();
-        renderMyReports();
+        renderMyReports().then(refreshStatuses);  // the fragment has no machine-readable status
         if (window.LckzmPwa) window.LckzmPwa.offerInstall();
       });
     });
@@ -539,7 +560,7 @@
     }
     ready.then(function () {
       renderOutbox();
-      renderMyReports();
+      renderMyReports().then(refreshStatuses);
       if (navigator.onLine) flush(false);  // on app open
     });
     var send = $("outbox-send");

@@ -272,3 +272,50 @@ def test_a_new_version_is_offered_with_a_reload_banner_not_swapped_silently(page
     assert any(n.endswith("-next-release") for n in names)
     assert not any(n in names for n in first if n.startswith("lckzm-shell-"))
 
+
+
+@pytest.mark.browser
+def test_online_report_is_sent_by_htmx_and_remembered_on_the_device(page, live_server):
+    page.goto("/report")
+    controlled(page)
+    fill_report(page, PHOTO)
+    wait_js(page, "LckzmOutbox.listDrafts().then(d => d.length === 1 && d[0].photos.length === 1)")
+    page.click("#report-form button[type=submit]")
+    page.locator("#report-sent").wait_for()
+    wait_js(page, "!document.getElementById('my-reports').hidden")
+    report, originals = only_report(live_server.app)
+    assert len(originals) == 1
+    assert draft_count(page) == 0
+    assert report["number"] in page.locator("#my-reports-list").inner_text()
+    # The last known status comes from the public API: "Sent to the responsible unit" or similar.
+    page.locator("#my-reports-list .my-report-status").wait_for()
+    labels = json.loads(page.locator("#pwa").get_attribute("data-status-labels"))
+    assert any(label in page.locator("#my-reports-list").inner_text() for label in labels.values())
+
+
+@pytest.mark.browser
+def test_a_draft_the_server_refuses_is_kept_with_its_errors(page, context, live_server):
+    page.goto("/report")
+    controlled(page)
+    context.set_offline(True)
+    page.select_option("#service_code", SERVICE_CODE)
+    page.fill("#description", "Broken bench in the park, wood splintered.")
+    page.fill("#lat", "52.2297")  # Warsaw: outside Łódź, refused by the server (422)
+    page.fill("#long", "21.0122")
+    page.click("#report-form button[type=submit]")
+    wait_js(page, "document.getElementById('outbox-count').textContent === '1'")
+
+    context.set_offline(False)
+    wait_js(page, "LckzmOutbox.listDrafts().then(d => d.length === 1 && d[0].state === 'rejected')")
+    assert count_reports(live_server.app) == 0
+    page.locator("#outbox-list .outbox-rejected").wait_for()
+
+    page.click("#outbox-list .outbox-edit")
+    wait_js(page, "document.getElementById('lat').value === '52.2297'")
+    assert page.locator("#err-lat").inner_text().strip() != ""  # the server's message, in place
+    page.fill("#lat", "51.7592")
+    page.fill("#long", "19.4560")
+    page.click("#report-form button[type=submit]")
+    page.locator("#report-sent").wait_for()
+    assert count_reports(live_server.app) == 1
+    assert draft_count(page) == 0
