@@ -29,6 +29,8 @@ class _Handler:
         self.server = server
 
     async def handle_DATA(self, server, session, envelope):
+        if self.server.delay:
+            await asyncio.sleep(self.server.delay)
         gate = self.server.gate
         if gate is not None:
             # Hold the SMTP transaction open (without blocking the event loop) until the test
@@ -47,7 +49,8 @@ class SMTPServer:
     """An aiosmtpd server on ``127.0.0.1:port`` that keeps what it receives.
 
     ``start()``/``stop()`` may be called repeatedly (the port stays the same), so a test can
-    take the server down and bring it back. ``gate``: when set to a :class:`threading.Event`,
+    take the server down and bring it back. ``delay``: seconds every DATA takes (a slow server
+    makes concurrent senders overlap). ``gate``: when set to a :class:`threading.Event`,
     every DATA waits until the event is set (``holding`` is set while one waits).
     """
 
@@ -58,6 +61,7 @@ class SMTPServer:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.lock = threading.Lock()
         self.gate: threading.Event | None = None
+        self.delay = 0.0
         self.holding = threading.Event()
         self._controller: Controller | None = None
 

@@ -3,9 +3,15 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
@@ -14,6 +20,7 @@ from tests.smtp import SMTPServer, free_port, smtp_server  # noqa: F401  (fixtur
 from tests.test_lifecycle import dispatched, make_report
 from webapp.clock import utcnow
 
+ROOT = Path(__file__).resolve().parent.parent
 LINK_RE = re.compile(r"http://127\.0\.0\.1:5000(/departments/links/[A-Za-z0-9_.\-]+)")
 
 
@@ -139,11 +146,45 @@ def test_two_workers_in_parallel_never_send_a_message_twice(make_app, smtp_serve
         assert [r.id for r in _rows()] == ids
 
 
+def _subprocess_env(app) -> dict:
+    """Environment for a `flask worker` process on the test database and SMTP server."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args", {}).get("options")
+    if options:  # PostgreSQL run: the per-run schema travels in the URL (libpq options)
+        url += "?options=" + quote(options)
+    return {**os.environ, "FLASK_APP": "webapp", "DATABASE_URL": url,
+            "INSTANCE_PATH": app.instance_path, "SECRET_KEY": app.config["SECRET_KEY"],
+            "MAIL_SERVER": app.config["MAIL_SERVER"], "MAIL_PORT": str(app.config["MAIL_PORT"]),
+            "PUBLIC_BASE_URL": app.config["PUBLIC_BASE_URL"]}
+
+
+def test_several_worker_processes_never_send_a_message_twice(make_app, smtp_server):
+    """Three `flask worker --once` processes on one database, as in production."""
+    from webapp.dispatch.services import process_due
+    app = make_app(**smtp_server.config)
+    smtp_server.delay = 0.02  # each send takes a while, so the processes overlap
+    with app.app_context():
+        _enqueue_plain(30)
+    flask = Path(sys.executable).with_name("flask")
+    env = _subprocess_env(app)
+    procs = [subprocess.Popen([str(flask), "worker", "--once"], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for _ in range(3)]
+    outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    with app.app_context():
+        process_due(limit=100)  # whatever the three single passes left
+        assert [r.status for r in _rows()] == ["sent"] * 30
+    subjects = [m["Subject"] for m in smtp_server.messages]
+    assert sorted(subjects) == sorted(f"Wiadomość {i}" for i in range(30))
+
+
 def test_a_claimed_message_is_not_sent_by_another_worker_meanwhile(make_app, smtp_server):
     """Worker A is mid-send (the SMTP server holds its DATA); worker B finds nothing to do. Only
     once A's claim has expired (A presumed dead) does B send again, with the same Message-ID,
     which is the documented at-least-once behaviour."""
     from webapp.dispatch.services import process_due
+    from webapp.extensions import db
     app = make_app(**smtp_server.config, OUTBOX_LOCK_SECONDS=120)
     with app.app_context():
         _enqueue_plain(1)
@@ -167,6 +208,11 @@ def test_a_claimed_message_is_not_sent_by_another_worker_meanwhile(make_app, smt
             worker_b = threading.Thread(target=lambda: result.setdefault(
                 "b", _in_context(app, lambda: process_due(now=later))))
             worker_b.start()
+            # Open the gate only once B has claimed the row too (both are then mid-send).
+            deadline = time.monotonic() + 10
+            while _rows()[0].attempts < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            db.session.rollback()
     finally:
         smtp_server.gate.set()
     thread.join(20)
