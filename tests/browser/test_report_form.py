@@ -1,0 +1,90 @@
+"""The report form on a phone-sized screen (390x844) in real Chromium: usable, accessible, and
+the htmx paths (inline errors, success) behave as a resident expects."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import ROOT, fixture_photo
+
+pytestmark = pytest.mark.browser
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = ROOT / "test-artifacts"
+PHONE = {"viewport": {"width": 390, "height": 844}, "locale": "pl-PL", "has_touch": True,
+         "is_mobile": True, "device_scale_factor": 2}
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, **PHONE)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.console_errors = errors
+    yield page
+    context.close()
+
+
+def _axe(page):
+    assert AXE.exists(), "axe-core missing: make test installs it with npm"
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']})""")
+    return [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
+
+
+def _report_count(app):
+    from webapp.extensions import db
+    from webapp.reports.models import Report
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Report))
+
+
+def test_form_fits_a_phone_and_passes_axe(phone):
+    phone.goto("/report")
+    assert phone.locator("html").get_attribute("lang") == "pl"
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / "report-form-390x844.png"), full_page=True)
+    # nothing wider than the screen: no sideways scrolling on a phone
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    # every control has a visible label a resident can tap
+    for field in ("service_code", "description", "lat", "long", "address_string", "media", "email", "consent"):
+        assert phone.locator(f"label[for={field}]").is_visible(), field
+    send = phone.get_by_role("button", name="Wyślij zgłoszenie")
+    box = send.bounding_box()
+    assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert phone.get_by_text("112").first.is_visible()
+    assert _axe(phone) == []
+    assert phone.console_errors == []
+
+
+def test_inline_error_keeps_text_and_photo_then_sends(phone, live_server):
+    phone.goto("/report")
+    phone.select_option("#service_code", "ROAD_POTHOLE")
+    phone.fill("#description", "Dziura na przejściu dla pieszych, głęboka na 10 cm.")
+    phone.fill("#lat", "52.2297")   # Warsaw
+    phone.fill("#long", "21.0122")
+    phone.set_input_files("#media", str(fixture_photo("derived_lodz_gps_DSCN0025.jpg")))
+    phone.get_by_role("button", name="Wyślij zgłoszenie").click()
+    error = phone.locator("#err-lat")
+    error.wait_for(state="visible")
+    assert "poza Łodzią" in error.inner_text()
+    # what was typed and attached is still there
+    assert phone.input_value("#description").startswith("Dziura na przejściu")
+    assert phone.evaluate("document.querySelector('#media').files.length") == 1
+    assert _report_count(live_server.app) == 0
+    assert _axe(phone) == []
+
+    # clear the coordinates: the photo's GPS (ul. Piotrkowska) is used
+    phone.fill("#lat", "")
+    phone.fill("#long", "")
+    phone.get_by_role("button", name="Wyślij zgłoszenie").click()
+    sent = phone.locator("#report-sent")
+    sent.wait_for(state="visible")
+    assert "Numer zgłoszenia" in sent.inner_text()
+    assert sent.get_by_role("link", name="Publiczna strona zgłoszenia").count() == 1
+    assert _report_count(live_server.app) == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / "report-sent-390x844.png"), full_page=True)
