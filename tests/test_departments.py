@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
 from tests.test_lifecycle import dispatched, make_report
 from webapp.clock import utcnow
 

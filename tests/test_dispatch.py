@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select
 
-from tests.smtp import SMTPServer, free_port, smtp_server  # noqa: F401  (fixture)
+from tests.smtp import SMTPServer, free_port
 from tests.test_lifecycle import dispatched, make_report
 from webapp.clock import utcnow
 
