@@ -70,6 +70,11 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "WORKER_POLL_SECONDS": float(os.environ.get("WORKER_POLL_SECONDS", "2")),
         "OUTBOX_MAX_ATTEMPTS": int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "8")),
         "OUTBOX_LOCK_SECONDS": int(os.environ.get("OUTBOX_LOCK_SECONDS", "120")),
+        "OUTBOX_BACKOFF_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_SECONDS", "60")),
+        "OUTBOX_BACKOFF_MAX_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_MAX_SECONDS", "3600")),
+        "WORKER_BATCH_SIZE": int(os.environ.get("WORKER_BATCH_SIZE", "20")),
+        "MAIL_USE_SSL": _bool("MAIL_USE_SSL"),
+        "MAIL_TIMEOUT": int(os.environ.get("MAIL_TIMEOUT", "30")),
         # Rate limits (Flask-Limiter); use redis://127.0.0.1:6379 when several processes serve.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),

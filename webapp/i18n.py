@@ -11,7 +11,9 @@ LANG_COOKIE = "lang"
 def select_locale() -> str:
     """Pick the UI language: ``?lang=`` (remembered in a cookie), the cookie, then the
     browser's Accept-Language among the supported ones, else Polish."""
-    from flask import current_app
+    from flask import current_app, has_request_context
+    if not has_request_context():  # CLI and the worker: e-mails go out in Polish
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     supported = current_app.config["LANGUAGES"]
     asked = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
     if asked in supported:
