@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tests.browser.axe import axe_violations as _axe
 from tests.conftest import ROOT, fixture_photo
 
 pytestmark = pytest.mark.browser
 
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"viewport": {"width": 390, "height": 844}, "locale": "pl-PL", "has_touch": True,
          "is_mobile": True, "device_scale_factor": 2}
@@ -26,13 +26,6 @@ def phone(browser, live_server):
     page.console_errors = errors
     yield page
     context.close()
-
-
-def _axe(page):
-    assert AXE.exists(), "axe-core missing: make test installs it with npm"
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("""axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']})""")
-    return [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
 
 
 def _report_count(app):
