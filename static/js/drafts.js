@@ -270,6 +270,18 @@
     });
   }
 
+  // No coordinates given: use the photo's EXIF position read on the device (a scaled-down copy
+  // has no EXIF left for the server to read).
+  function fillPositionFromPhotos() {
+    var lat = form.elements.namedItem("lat");
+    var long = form.elements.namedItem("long");
+    var located = photos.filter(function (p) { return p.lat !== null && p.lat !== undefined; })[0];
+    if (!lat || !long || lat.value || long.value || !located) return;
+    lat.value = located.lat.toFixed(6);
+    long.value = located.long.toFixed(6);
+    form.elements.namedItem("location_source").value = "photo";
+  }
+
   // ---- queueing and sending ----------------------------------------------------------------
 
   function requestBackgroundSync() {
@@ -451,6 +463,7 @@
     document.addEventListener("submit", function (event) {
       if (!isOurForm(event.target)) return;
       clearTimeout(saveTimer);
+      fillPositionFromPhotos();
       if (navigator.onLine) { save(); return; }  // htmx sends it; the draft is the safety net
       event.preventDefault();
       event.stopImmediatePropagation();
