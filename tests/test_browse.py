@@ -6,10 +6,8 @@ them, so these tests do not depend on the submission code.
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -325,75 +323,3 @@ def test_photos_are_thumbnails_linking_to_the_public_copy(app, client):
         assert f"Photo {n} of 2" in link.group(1)
     _, html = get(client, "/reports")
     assert re.search(r'<img class="thumb" src="[^"]+"\s+alt="[^"]+"', html)
-
-
-# --- in a real browser: htmx swap, URL in sync, accessibility audit ---------------------------
-
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
-            "args": CHROMIUM_ARGS}
-
-
-@pytest.fixture(scope="session")
-def base_url():
-    # Replaces pytest-playwright's own (which pytest 9 warns about); tests use live_url.
-    return None
-
-
-@pytest.fixture
-def live_url(app):
-    """Serve ``app`` on a free loopback port for the browser; yields its base URL."""
-    from werkzeug.serving import make_server
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-
-
-def axe_violations(page) -> list:
-    # evaluate() is not subject to the page's CSP (a <script> tag would be refused).
-    page.evaluate("() => { %s\n}" % AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', "
-                           "'wcag21aa', 'best-practice']})")
-    return [(v["id"], [n["html"] for n in v["nodes"]][:3]) for v in result["violations"]]
-
-
-@pytest.mark.browser
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() or not AXE.exists(),
-                    reason="needs /usr/bin/chromium and node_modules/axe-core")
-def test_in_browser_filter_swaps_the_list_keeps_the_url_and_passes_axe(app, live_url, page):
-    from playwright.sync_api import expect
-    with app.app_context():
-        pothole = make_report(history=[("dispatched", "", "system", None, "zdit", 0)])
-        light = make_report(service_code="STREET_LIGHT", requested_at=T0 + timedelta(hours=1))
-    page.set_viewport_size({"width": 390, "height": 844})
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"{live_url}/reports?lang=pl")
-    assert axe_violations(page) == []
-    page.evaluate("document.body.dataset.marker = 'same-page'")  # survives only an htmx swap
-
-    # (expect() polls without eval, which the page's CSP forbids to wait_for_function.)
-    page.select_option("#filter-service-code", "STREET_LIGHT")
-    expect(page).to_have_url(re.compile(r"[?&]service_code=STREET_LIGHT"))
-    expect(page.locator(f"#report-{pothole}-title")).to_have_count(0)
-    expect(page.locator(f"#report-{light}-title")).to_have_count(1)
-    assert page.evaluate("document.body.dataset.marker") == "same-page"
-    assert page.locator("#report-list").count() == 1  # swapped, not nested
-
-    page.go_back()
-    expect(page.locator(f"#report-{pothole}-title")).to_have_count(1)
-
-    page.goto(f"{live_url}/reports/{pothole}?lang=pl")
-    assert page.locator("h1").count() == 1
-    assert axe_violations(page) == []
-    assert [e for e in errors if "Content Security Policy" in e] == []
