@@ -3,7 +3,6 @@ migrated with Alembic, an app per test with empty tables, and small factories.""
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from pathlib import Path
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import uuid
 
 import pytest
 from sqlalchemy import func, select

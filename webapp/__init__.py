@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Flask
 
 from webapp import config as config_module
-from webapp.extensions import babel, csrf, db, htmx, limiter, migrate
+from webapp.extensions import csrf, db, htmx, limiter, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 

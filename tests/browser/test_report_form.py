@@ -2,7 +2,6 @@
 the htmx paths (inline errors, success) behave as a resident expects."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
