@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Flask
 
 from webapp import config as config_module
-from webapp.extensions import csrf, db, htmx, limiter, migrate
+from webapp.extensions import compress, csrf, db, htmx, limiter, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
+    compress.init_app(app)
 
     from webapp import i18n, security, errors
     i18n.init_app(app)

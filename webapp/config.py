@@ -93,5 +93,8 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE"),
         "WTF_CSRF_TIME_LIMIT": None,  # the form may sit open on a phone for hours
-        "START_WORKER": False,
+        # Compress static text (CSS, JS, JSON, manifest) but not HTML: pages carry CSRF tokens
+        # next to reflected input, and compressing those invites BREACH-style guessing.
+        "COMPRESS_MIMETYPES": ["text/css", "text/javascript", "application/javascript",
+                               "application/json", "application/manifest+json", "image/svg+xml"],
     }
