@@ -46,12 +46,9 @@ test: $(VENV)/.test-installed translations /usr/bin/chromium node_modules/.packa
 test-only: translations
 	$(BIN)/pytest -q
 
-# Production-like, locally: gunicorn (2 workers) plus 2 outbox workers, one database.
+# Production-like, locally: gunicorn (2 workers) plus 2 outbox workers on DATABASE_URL.
 serve-production: $(VENV)/.installed translations
-	$(BIN)/flask db upgrade
-	$(BIN)/flask routing check
-	$(BIN)/flask worker & $(BIN)/flask worker & \
-	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) 'webapp:create_app()'; kill %1 %2
+	PORT=$(PORT) BIN=$(BIN) scripts/serve_production.sh
 
 worker: $(VENV)/.installed
 	$(BIN)/flask worker
