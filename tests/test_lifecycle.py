@@ -241,10 +241,27 @@ def test_progress_note_may_repeat_in_progress(app):
     from webapp.reports.lifecycle import StatusError, set_status
     with app.app_context():
         report, _ = dispatched(app)
-        set_status(report, "in_progress", actor_kind="unit", actor_id="zdit")
+        first = set_status(report, "in_progress", actor_kind="unit", actor_id="zdit")
+        first.created_at -= timedelta(hours=1)  # not a retried request any more
         with pytest.raises(StatusError):
             set_status(report, "in_progress", actor_kind="unit", actor_id="zdit")
         set_status(report, "in_progress", actor_kind="unit", actor_id="zdit",
                    note="Zamówiono asfalt.")
         db.session.commit()
         assert [c.note for c in report.history] == ["", "", "Zamówiono asfalt."]
+
+
+def test_a_retried_status_change_is_recorded_once(app):
+    """A double tap or a phone resending after a lost answer must not add a second entry, nor
+    turn into an error ("resolved cannot become resolved")."""
+    from webapp.extensions import db
+    from webapp.reports.lifecycle import set_status
+    with app.app_context():
+        report, _ = dispatched(app, email="jan@example.org", consent_version="2024-04-16")
+        first = set_status(report, "resolved", actor_kind="unit", actor_id="zdit", note="Gotowe.")
+        db.session.commit()
+        again = set_status(report, "resolved", actor_kind="unit", actor_id="zdit", note="Gotowe.")
+        db.session.commit()
+        assert again.id == first.id
+        assert [c.status for c in report.history] == ["dispatched", "resolved"]
+        assert len(outbox("status_notice")) == 1

@@ -32,6 +32,8 @@ rows change together or not at all.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask_babel import lazy_gettext as _l
 
 from webapp.clock import utcnow
@@ -56,6 +58,10 @@ UNIT_STATUSES: tuple[Status, ...] = (S.ACCEPTED, S.IN_PROGRESS, S.RESOLVED, S.RE
 CLOSED = frozenset({S.RESOLVED, S.REJECTED})
 
 NOTE_MAX_LENGTH = 2000
+
+#: A change identical to the latest one (same status, note and actor) within this window is a
+#: retried request (a double tap, a phone resending after a lost answer), not a new change.
+REPLAY_WINDOW = timedelta(minutes=10)
 
 ACTOR_KINDS = frozenset({"system", "unit", "operator"})
 
@@ -92,6 +98,17 @@ def _needs_note(current: Status, new: Status) -> str | None:
         return _l("Say why the report is reopened; the resident will see it.")
     if current == new:
         return _l("Describe the progress in the note; the resident will see it.")
+    return None
+
+
+def _replay_of(report, new: Status, note: str, actor_kind: str, actor_id) -> StatusChange | None:
+    """The latest change, when this request repeats it within :data:`REPLAY_WINDOW`."""
+    if not report.history:
+        return None
+    last = report.history[-1]
+    if (last.status == new.value and last.note == note and last.actor_kind == actor_kind
+            and last.actor_id == actor_id and utcnow() - last.created_at < REPLAY_WINDOW):
+        return last
     return None
 
 
@@ -152,7 +169,8 @@ def set_status(report, status, *, actor_kind: str, actor_id: str | None, note: s
     revokes the old unit's links, issues a new link and enqueues a dispatch to the new unit.
     Enqueues a notice to the resident when ``report.email`` and ``report.consent_version`` are
     set. No commit. Raises :class:`StatusError` (with ``field``) when the change is refused;
-    nothing is changed then.
+    nothing is changed then. Idempotent: repeating the latest change (same status, note and
+    actor) within :data:`REPLAY_WINDOW` returns that change and records nothing new.
     """
     from webapp.departments.services import get_unit, issue_link, revoke_links
     from webapp.dispatch.services import enqueue_dispatch, enqueue_status_notice
@@ -165,6 +183,9 @@ def set_status(report, status, *, actor_kind: str, actor_id: str | None, note: s
         raise StatusError(_l("Choose a status from the list."), field="status") from None
     current = Status(report.status)
     note = (note or "").strip()
+    replayed = _replay_of(report, new, note, actor_kind, actor_id)
+    if replayed is not None:
+        return replayed
 
     if actor_kind == "unit":
         if actor_id != report.agency_responsible:
