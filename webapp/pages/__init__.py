@@ -3,5 +3,6 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
+    """Register the pages blueprint (home, about, rules, privacy, healthz)."""
     from webapp.pages.views import bp
     app.register_blueprint(bp)

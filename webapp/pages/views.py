@@ -24,6 +24,7 @@ def _markdown(name: str) -> Markup:
 
 @bp.get("/")
 def home():
+    """The landing page: what the portal is for, and what it is not for (112)."""
     return render_template("pages/home.html")
 
 
@@ -42,6 +43,7 @@ def rules():
 
 @bp.get("/privacy")
 def privacy():
+    """What personal data is kept and why (regulamin pkt 5, RODO)."""
     return render_template("pages/privacy.html")
 
 

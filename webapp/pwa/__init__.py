@@ -7,6 +7,7 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
+    """Register the PWA blueprint and the ``pwa_status_labels`` template global."""
     from webapp.pwa.views import bp
     app.register_blueprint(bp)
     app.jinja_env.globals["pwa_status_labels"] = status_labels

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
+    """Register the report models, the form/tracking/browse routes, the ``current_routing``
+    template global and the ``flask reports`` commands."""
     from webapp.reports import models  # noqa: F401
     from webapp.reports import views, browse  # noqa: F401  (browse adds routes to views.bp)
     app.register_blueprint(views.bp)
