@@ -196,3 +196,20 @@ def test_rate_limit_on_report_writes(make_app):
     c = app.test_client()
     codes = [c.post("/report", data=report_form(c, service_code="NOPE")).status_code for _ in range(3)]
     assert codes[:2] == [422, 422] and codes[2] == 429
+
+
+def test_tracking_page_shows_the_status_history(app, client):
+    r = client.post("/report", data=report_form(client))
+    track = r.headers["Location"].split("?")[0]
+    from webapp.extensions import db
+    from webapp.reports.lifecycle import set_status
+    from webapp.reports.models import Report
+    with app.app_context():
+        report = db.session.scalars(select(Report)).one()
+        set_status(report, "in_progress", actor_kind="unit", actor_id="zdit",
+                   note="Ekipa wyjedzie w czwartek.")
+        db.session.commit()
+    page = client.get(track).get_data(as_text=True)
+    assert "Ekipa wyjedzie w czwartek." in page
+    assert "W realizacji" in page and "Przekazane do jednostki" in page
+    assert "Ubytek w nawierzchni jezdni" in page  # the category by name, not its code

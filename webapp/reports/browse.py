@@ -84,7 +84,5 @@ def detail(report_id: int):
         photos=queries.public_photos(report),
         unit=queries.unit_name(config, report.agency_responsible, lang),
         why=why,
-        history=[(change, queries.actor_label(config, change, lang),
-                  queries.unit_name(config, change.agency_responsible, lang))
-                 for change in report.history],
+        history=queries.timeline(config, report, lang),
     )

@@ -228,3 +228,11 @@ def actor_label(config, change, lang: str = "pl") -> str:
     if change.actor_kind == "operator":
         return str(_l("operator"))
     return str(_l("system"))
+
+
+def timeline(config, report, lang: str = "pl") -> list[tuple]:
+    """The report's status history for ``_timeline.html``: ``(StatusChange, who, unit after the
+    change)`` triples, oldest first, with names in ``lang``."""
+    return [(change, actor_label(config, change, lang),
+             unit_name(config, change.agency_responsible, lang))
+            for change in report.history]
