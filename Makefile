@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+export PORT
 export FLASK_APP := webapp
 
 .PHONY: run test test-only ci serve-production worker vendor translations extract-messages bench clean

@@ -63,7 +63,9 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "ROUTING_FILE": os.environ.get("ROUTING_FILE") or str(root_path / "routing.toml"),
         "BOUNDARY_FILE": os.environ.get("BOUNDARY_FILE")
         or str(Path(__file__).parent / "geo" / "data" / "lodz_boundary.geojson"),
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # Links in e-mails; by default the address `make run` serves on (PORT).
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL")
+        or f"http://127.0.0.1:{os.environ.get('PORT', '5000')}",
         # Mail: with no MAIL_SERVER, messages are written as .eml files to MAIL_OUTBOX_DIR.
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
