@@ -152,7 +152,10 @@ def test_forwarded_mails_the_new_unit_and_refuses_the_old_link(unit_app, mailed,
                                            "status": "forwarded", "target_unit": "wgk",
                                            "note": "Teren gminny poza pasem drogowym."})
     assert response.status_code == 200
-    assert "Wydział Gospodarki Komunalnej" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "Wydział Gospodarki Komunalnej" in page
+    # the confirmation shows the history as it is now, forward included
+    assert "Przekazane do innej jednostki" in page and "Teren gminny poza pasem drogowym." in page
     new_path = _mailed_link(unit_app, smtp_server, 2)
     new_mail = [m for m in smtp_server.messages if m["To"] == "zgloszenia@wgk.lodz.example"]
     assert len(new_mail) == 1

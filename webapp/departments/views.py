@@ -134,7 +134,7 @@ def update(token: str):
             db.session.commit()
             if change.status == Status.FORWARDED.value:
                 # This link is now revoked: confirm here instead of redirecting to a 410.
-                context = _context(link, form, token=token,
+                context = _context(link, form, token=token, oob_history=fragment,
                                    new_unit=unit_name(report.agency_responsible))
                 template = "departments/_forwarded.html" if fragment else \
                     "departments/forwarded.html"

@@ -54,14 +54,19 @@ def route(config: RoutingConfig, service_code: str, lat: float, long: float) -> 
             return RoutingDecision(unit.id, service.mode, f"area:{rule.id}",
                                    _with_mode(reason, service.mode, operator.name))
     unit = config.units[service.unit]
-    reason = f"Kategoria „{service.name_pl}” jest przekazywana do: {unit.name}."
+    reason = f"Kategoria „{service.name_pl}” jest przekazywana do: {_bare(unit.name)}."
     return RoutingDecision(unit.id, service.mode, f"category:{service.code}",
                            _with_mode(reason, service.mode, operator.name))
 
 
+def _bare(name: str) -> str:
+    """A name that ends a sentence, without its own final dot ("Sp. z o.o." + "." -> one dot)."""
+    return name.rstrip(".")
+
+
 def _with_mode(reason: str, mode: str, operator_name: str) -> str:
     if mode == "operator":
-        return f"{reason} Najpierw sprawdza je operator: {operator_name}."
+        return f"{reason} Najpierw sprawdza je operator: {_bare(operator_name)}."
     return reason
 
 
@@ -77,7 +82,7 @@ def explain(config: RoutingConfig, rule: str, unit_id: str | None) -> str:
     """
     lang = str(get_locale() or "pl")
     unit = config.units.get(unit_id) if unit_id else None
-    unit_name = unit.name if unit is not None else (unit_id or "")
+    unit_name = _bare(unit.name) if unit is not None else (unit_id or "")
     kind, _sep, key = (rule or "").partition(":")
     if not unit_name:
         return _("An operator of the Łódź Contact Centre will choose the unit responsible for "
