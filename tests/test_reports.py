@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -136,6 +137,14 @@ def test_missing_csrf_token_is_refused_in_polish(app, client):
     assert _reports(app) == []
 
 
+def test_missing_csrf_token_answers_json_to_the_offline_sync(client):
+    data = report_form(client)
+    del data["csrf_token"]
+    r = client.post("/report", data=data, headers={"Accept": "application/json"})
+    assert r.status_code == 400
+    assert "formularz" in r.get_json()[0]["description"].lower()
+
+
 def test_email_needs_explicit_consent(app, client):
     r = client.post("/report", data=report_form(client, email="jan@example.org"))
     assert r.status_code == 422
@@ -191,11 +200,41 @@ def test_json_errors_for_the_offline_sync(client):
     assert "lat" in r.get_json()["errors"]
 
 
-def test_rate_limit_on_report_writes(make_app):
-    app = make_app(RATELIMIT_ENABLED=True, REPORT_RATE_LIMIT="2 per minute")
+def test_rate_limits_count_stored_reports_and_all_attempts(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, REPORT_RATE_LIMIT="2 per minute",
+                   REPORT_ATTEMPT_RATE_LIMIT="5 per minute")
     c = app.test_client()
-    codes = [c.post("/report", data=report_form(c, service_code="NOPE")).status_code for _ in range(3)]
-    assert codes[:2] == [422, 422] and codes[2] == 429
+    # corrections do not use up the limit on stored reports...
+    assert c.post("/report", data=report_form(c, service_code="NOPE")).status_code == 422
+    assert c.post("/report", data=report_form(c, service_code="NOPE")).status_code == 422
+    assert c.post("/report", data=report_form(c)).status_code == 303
+    assert c.post("/report", data=report_form(c)).status_code == 303
+    # ...but a third stored report in a minute is refused, in Polish
+    r = c.post("/report", data=report_form(c))
+    assert r.status_code == 429 and "Zbyt wiele" in r.get_data(as_text=True)
+    # and every attempt counts towards the looser limit
+    assert c.post("/report", data=report_form(c, service_code="NOPE")).status_code == 429
+
+
+def test_every_problem_is_shown_in_one_round(client):
+    r = client.post("/report", data=report_form(client, service_code="", lat="", long="",
+                                                 email="jan@example.org"))
+    assert r.status_code == 422
+    page = r.get_data(as_text=True)
+    for field in ("service_code", "lat", "consent"):
+        assert re.search(rf'id="err-{field}" class="field-error"\s*>\s*<p>', page), field
+
+
+def test_photo_position_outside_lodz_filled_in_by_the_phone_is_named(client):
+    r = client.post("/report", data=report_form(client, lat="43.467448", long="11.885127",
+                                                 location_source="photo"))
+    assert "Pozycja GPS zdjęcia" in r.get_data(as_text=True)
+
+
+def test_one_coordinate_alone_asks_for_both(client):
+    r = client.post("/report", data=report_form(client, long=""))
+    assert r.status_code == 422
+    assert "szerokość i długość" in r.get_data(as_text=True)
 
 
 def test_tracking_page_shows_the_status_history(app, client):

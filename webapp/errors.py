@@ -8,7 +8,11 @@ from werkzeug.exceptions import HTTPException
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/open311/") or request.path == "/healthz"
+    if request.path.startswith("/open311/") or request.path == "/healthz":
+        return True
+    # The offline sync asks for JSON; htmx and browsers ask for HTML.
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and not request.headers.get("HX-Request")
 
 
 def render_error(status: int, message: str):

@@ -82,6 +82,8 @@ def validate_location(lat, long, boundary: Boundary) -> tuple[float, float]:
     if (lat is None or lat == "") and (long is None or long == ""):
         raise LocationError(_l("Give the location: use your location, pick it on the map, "
                                "or attach a photo with a GPS position."))
+    if lat is None or lat == "" or long is None or long == "":
+        raise LocationError(_l("Give both the latitude and the longitude."))
     flat = parse_coordinate(lat, -90.0, 90.0)
     flong = parse_coordinate(long, -180.0, 180.0)
     if flat is None or flong is None:

@@ -77,12 +77,14 @@ def resolve_location(data: ReportInput, boundary: Boundary) -> tuple[float, floa
     (out of range, 0,0) or it is outside Łódź; a photo position outside Łódź is named as such.
     """
     given = (data.lat not in (None, "")) or (data.long not in (None, ""))
+    source = data.location_source if data.location_source in ("device", "manual", "photo") else "manual"
     if given:
         try:
             lat, long = validate_location(data.lat, data.long, boundary)
         except LocationError as e:
+            if source == "photo":  # the phone filled the fields from the photo's GPS
+                raise SubmissionError({"lat": [_photo_outside(data.lat, data.long)]}) from None
             raise SubmissionError({"lat": [e.message]}) from None
-        source = data.location_source if data.location_source in ("device", "manual", "photo") else "manual"
         return lat, long, source
     for photo in data.photos:
         if photo.gps_lat is None or photo.gps_long is None:
@@ -90,13 +92,43 @@ def resolve_location(data: ReportInput, boundary: Boundary) -> tuple[float, floa
         try:
             lat, long = validate_location(photo.gps_lat, photo.gps_long, boundary)
         except LocationError:
-            raise SubmissionError({"lat": [_l(
-                "The photo's GPS position (%(lat).5f, %(long).5f) is outside Łódź. Set the location "
-                "of the problem yourself: use your location or enter it.",
-                lat=photo.gps_lat, long=photo.gps_long)]}) from None
+            raise SubmissionError({"lat": [_photo_outside(photo.gps_lat, photo.gps_long)]}) from None
         return lat, long, "photo"
     raise SubmissionError({"lat": [_l("Give the location: use your location, enter it, or attach "
                                       "a photo with a GPS position.")]})
+
+
+def _photo_outside(lat, long):
+    try:
+        lat, long = float(str(lat).replace(",", ".")), float(str(long).replace(",", "."))
+    except ValueError:
+        lat = long = float("nan")
+    return _l("The photo's GPS position (%(lat).5f, %(long).5f) is outside Łódź. Set the location "
+              "of the problem yourself: use your location or enter it.", lat=lat, long=long)
+
+
+def check_report(data: ReportInput, *, routing, boundary: Boundary, max_photos: int = 5):
+    """Check the domain rules of a submission without storing anything.
+
+    Returns ``(service, (lat, long, location_source) or None, errors)`` where ``errors`` maps
+    field names to messages (empty when the submission may be stored). Lets the form show every
+    problem at once (the category, the location, consent) instead of one round at a time.
+    """
+    errors: dict[str, list] = {}
+    service = routing.service(data.service_code)
+    if service is None:
+        errors["service_code"] = [_l("Choose a category from the list.")]
+    if len(data.photos) > max_photos:
+        errors["media"] = [_l("You can attach at most %(n)d photos.", n=max_photos)]
+    if (data.email or "").strip() and not data.consent:
+        errors["consent"] = [_l("To receive updates by e-mail, tick the consent box. "
+                                "Without an e-mail you can send the report anonymously.")]
+    location = None
+    try:
+        location = resolve_location(data, boundary)
+    except SubmissionError as e:
+        errors.update(e.errors)
+    return service, location, errors
 
 
 def submit_report(data: ReportInput, *, routing, boundary: Boundary, consent_text: str,
@@ -117,22 +149,12 @@ def submit_report(data: ReportInput, *, routing, boundary: Boundary, consent_tex
     if existing is not None:
         return Submitted(existing, False, tracking_token(client_id, secret_key))
 
-    errors: dict[str, list] = {}
-    service = routing.service(data.service_code)
-    if service is None:
-        errors["service_code"] = [_l("Choose a category from the list.")]
-    if len(data.photos) > max_photos:
-        errors["media"] = [_l("You can attach at most %(n)d photos.", n=max_photos)]
-    email = (data.email or "").strip() or None
-    if email and not data.consent:
-        errors["consent"] = [_l("To receive updates by e-mail, tick the consent box. "
-                                "Without an e-mail you can send the report anonymously.")]
-    try:
-        lat, long, source = resolve_location(data, boundary)
-    except SubmissionError as e:
-        errors.update(e.errors)
+    service, location, errors = check_report(data, routing=routing, boundary=boundary,
+                                             max_photos=max_photos)
     if errors:
         raise SubmissionError(errors)
+    lat, long, source = location
+    email = (data.email or "").strip() or None
 
     from webapp.routing.services import route
     decision = route(routing, service.code, lat, long)

@@ -9,7 +9,8 @@ from flask_babel import gettext as _
 
 from webapp.extensions import limiter
 from webapp.reports.forms import ReportForm
-from webapp.reports.services import ReportInput, SubmissionError, Submitted, find_by_client_id, find_by_tracking_token, submit_report
+from webapp.reports.services import (ReportInput, SubmissionError, Submitted, check_report, find_by_client_id,
+                                     find_by_tracking_token, submit_report)
 from webapp.reports.tracking import tracking_token
 
 bp = Blueprint("reports", __name__)
@@ -43,8 +44,20 @@ def _report_rate_limit() -> str:
     return current_app.config["REPORT_RATE_LIMIT"]
 
 
+def _attempt_rate_limit() -> str:
+    return current_app.config["REPORT_ATTEMPT_RATE_LIMIT"]
+
+
+def _stored(response) -> bool:
+    return response.status_code < 400
+
+
 @bp.post("/report")
-@limiter.limit(_report_rate_limit, methods=["POST"])
+# Reports stored per address (regulamin pkt 7: abuse protection); a resident correcting
+# mistakes (422) is not counted here, only by the looser limit on attempts, which caps the
+# photo processing one address can ask for.
+@limiter.limit(_report_rate_limit, methods=["POST"], deduct_when=_stored)
+@limiter.limit(_attempt_rate_limit, methods=["POST"])
 def create():
     """Accept a report (multipart form). Answers HTML, an htmx fragment, or JSON (``Accept:
     application/json``, used by the offline sync): 201 created, 200 for a replayed
@@ -62,24 +75,26 @@ def create():
     photos, photo_errors = _read_photos(form)
     if photo_errors:
         errors.setdefault("media", []).extend(photo_errors)
-    if not errors:
-        from webapp.routing.services import current_routing
-        try:
-            submitted = submit_report(
-                ReportInput(
-                    client_id=form.client_id.data, service_code=form.service_code.data,
-                    description=form.description.data, lat=form.lat.data, long=form.long.data,
-                    location_source=form.location_source.data or "manual",
-                    address_string=form.address_string.data, email=form.email.data,
-                    consent=bool(form.consent.data), photos=photos),
-                routing=current_routing(), boundary=current_app.extensions["boundary"],
-                consent_text=_consent_text(), consent_version=current_app.config["CONSENT_VERSION"],
-                max_photos=current_app.config["PHOTO_MAX_COUNT"])
-        except SubmissionError as e:
-            errors.update(e.errors)
-        else:
-            return _respond_submitted(submitted)
-    return _respond_errors(form, errors)
+    from webapp.routing.services import current_routing
+    data = ReportInput(
+        client_id=form.client_id.data, service_code=form.service_code.data,
+        description=form.description.data, lat=form.lat.data, long=form.long.data,
+        location_source=form.location_source.data or "manual",
+        address_string=form.address_string.data, email=form.email.data,
+        consent=bool(form.consent.data), photos=photos)
+    domain = {"routing": current_routing(), "boundary": current_app.extensions["boundary"],
+              "max_photos": current_app.config["PHOTO_MAX_COUNT"]}
+    if errors:
+        # Show every problem in one round: add the domain checks (location, ...) to the form's.
+        for field, messages in check_report(data, **domain)[2].items():
+            errors.setdefault(field, messages)
+        return _respond_errors(form, errors)
+    try:
+        submitted = submit_report(data, consent_text=_consent_text(),
+                                  consent_version=current_app.config["CONSENT_VERSION"], **domain)
+    except SubmissionError as e:
+        return _respond_errors(form, e.errors)
+    return _respond_submitted(submitted)
 
 
 def _read_photos(form: ReportForm):
