@@ -72,7 +72,7 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
-        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "LCKzM <no-reply@lckzm.lodz.example>"),
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "ŁCKzM Łódź <no-reply@lckzm.lodz.example>"),
         "MAIL_OUTBOX_DIR": os.environ.get("MAIL_OUTBOX_DIR") or str(instance_path / "outbox"),
         # Signed department links (days).
         "DEPARTMENT_LINK_MAX_AGE_DAYS": int(os.environ.get("DEPARTMENT_LINK_MAX_AGE_DAYS", "30")),
