@@ -62,8 +62,9 @@ extract-messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
-bench: $(VENV)/.test-installed
+bench: $(VENV)/.test-installed translations /usr/bin/chromium
 	$(BIN)/python bench/photo_pipeline.py
+	$(BIN)/python bench/page_weight.py
 
 clean:
 	rm -rf $(VENV) node_modules
