@@ -6,20 +6,19 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from webapp.negotiation import is_htmx, wants_json
+
 
 def _wants_json() -> bool:
-    if request.path.startswith("/open311/") or request.path == "/healthz":
-        return True
-    # The offline sync asks for JSON; htmx and browsers ask for HTML.
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and not request.headers.get("HX-Request")
+    # API paths always answer JSON; elsewhere the offline sync asks for it.
+    return request.path.startswith("/open311/") or request.path == "/healthz" or wants_json()
 
 
 def render_error(status: int, message: str):
     """Render ``message`` (already translated) as JSON for API paths, HTML otherwise."""
     if _wants_json():
         return jsonify([{"code": status, "description": message}]), status
-    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
+    template = "errors/_error.html" if is_htmx() else "errors/error.html"
     return render_template(template, status=status, message=message), status
 
 

@@ -22,6 +22,7 @@ from webapp.departments.forms import StatusForm
 from webapp.departments.services import (LinkError, category_name, osm_url, resolve_token,
                                          unit_name, units)
 from webapp.extensions import db
+from webapp.negotiation import is_htmx, wants_fragment
 from webapp.reports.lifecycle import StatusError, allowed_next, set_status
 from webapp.reports.models import Status
 
@@ -40,12 +41,8 @@ def _private(response):
 
 
 def _wants_fragment() -> bool:
-    """True for an htmx request aimed at the status form (not a boosted navigation or a
-    history restore, which always get the full page)."""
-    headers = request.headers
-    return (headers.get("HX-Request") == "true" and headers.get("HX-Target") == FORM_ID
-            and headers.get("HX-Boosted") != "true"
-            and headers.get("HX-History-Restore-Request") != "true")
+    """True for an htmx request aimed at the status form (see :mod:`webapp.negotiation`)."""
+    return wants_fragment(FORM_ID)
 
 
 def _link_error(exc: LinkError):
@@ -53,7 +50,7 @@ def _link_error(exc: LinkError):
     response = render_template("departments/link_error.html", message=exc.message,
                                reason=exc.reason, status=status)
     headers = {}
-    if request.headers.get("HX-Request") == "true" and request.method == "POST":
+    if is_htmx() and request.method == "POST":
         # htmx does not swap 4xx answers: send the browser to the full error page instead.
         headers["HX-Redirect"] = request.path
     return response, status, headers

@@ -12,6 +12,7 @@ from flask_babel import get_locale
 
 from webapp.reports import queries
 from webapp.reports.models import Status
+from webapp.negotiation import wants_fragment
 from webapp.reports.views import bp
 
 #: id of the element holding the list; htmx sends it as ``HX-Target``.
@@ -29,12 +30,8 @@ def _routing():
 
 
 def wants_list_fragment() -> bool:
-    """True when htmx asked to swap only the list: ``HX-Target`` names it, and the request is
-    neither boosted nor a history restore (those need the whole page)."""
-    headers = request.headers
-    if headers.get("HX-Boosted") == "true" or headers.get("HX-History-Restore-Request") == "true":
-        return False
-    return headers.get("HX-Target") == LIST_TARGET
+    """True when htmx asked to swap only the list (see :mod:`webapp.negotiation`)."""
+    return wants_fragment(LIST_TARGET)
 
 
 @bp.get("/reports")

@@ -8,6 +8,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from webapp.extensions import limiter
+from webapp.negotiation import is_htmx, wants_json
 from webapp.reports.forms import ReportForm
 from webapp.reports.services import (ReportInput, SubmissionError, Submitted, check_report, find_by_client_id,
                                      find_by_tracking_token, submit_report)
@@ -17,11 +18,6 @@ bp = Blueprint("reports", __name__)
 
 # Fields whose error containers the form has; an htmx error response refreshes all of them.
 FORM_FIELDS = ("service_code", "description", "lat", "media", "address_string", "email", "consent", "client_id")
-
-
-def _wants_json() -> bool:
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and not request.headers.get("HX-Request")
 
 
 def _lang() -> str:
@@ -118,7 +114,7 @@ def _read_photos(form: ReportForm):
 def _respond_submitted(submitted: Submitted):
     report = submitted.report
     track = url_for("reports.track", token=submitted.tracking_token)
-    if _wants_json():
+    if wants_json():
         return jsonify({
             "service_request_id": str(report.id),
             "number": report.number,
@@ -127,16 +123,16 @@ def _respond_submitted(submitted: Submitted):
             "public_url": url_for("reports.detail", report_id=report.id),
             "tracking_url": track,
         }), (201 if submitted.created else 200)
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return render_template("reports/_sent.html", report=report, tracking_url=track,
                                created=submitted.created)
     return redirect(url_for("reports.track", token=submitted.tracking_token, sent=1), 303)
 
 
 def _respond_errors(form: ReportForm, errors: dict):
-    if _wants_json():
+    if wants_json():
         return jsonify({"errors": {k: [str(m) for m in v] for k, v in errors.items()}}), 422
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         response = current_app.make_response(
             (render_template("reports/_errors_oob.html", errors=errors, fields=FORM_FIELDS), 422))
         response.headers["HX-Reswap"] = "none"  # keep the form (and its chosen files) as it is
