@@ -63,6 +63,13 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "ROUTING_FILE": os.environ.get("ROUTING_FILE") or str(root_path / "routing.toml"),
         "BOUNDARY_FILE": os.environ.get("BOUNDARY_FILE")
         or str(Path(__file__).parent / "geo" / "data" / "lodz_boundary.geojson"),
+        # Map for picking a location on the form: a Leaflet tile URL template ({z}/{x}/{y}, {s}
+        # for subdomains); its origin is added to the CSP img-src. Empty: no map on the form.
+        # The attribution is the tile provider's licence requirement (empty: the translated OSM one).
+        "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+        "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", ""),
+        "MAP_TILE_ATTRIBUTION_URL": os.environ.get("MAP_TILE_ATTRIBUTION_URL",
+                                                   "https://www.openstreetmap.org/copyright"),
         # Links in e-mails; by default the address `make run` serves on (PORT).
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL")
         or f"http://127.0.0.1:{os.environ.get('PORT', '5000')}",
