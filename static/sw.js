@@ -31,6 +31,7 @@ var PRECACHE = [
   "/static/js/outbox.js",
   "/static/js/pwa.js",
   "/static/js/drafts.js",
+  "/static/js/map.js",  // only the button's script: Leaflet and tiles need a connection anyway
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",
   "/static/icons/icon-maskable-512.png",
