@@ -6,45 +6,24 @@ them, so these tests do not depend on the submission code.
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests import factories
+
 from webapp.extensions import db
-from webapp.reports.models import Report, StatusChange
+from webapp.reports.models import Report
 from webapp.routing.services import current_routing
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
 
 
-def make_report(*, service_code="ROAD_POTHOLE", status="dispatched", requested_at=T0,
-                description="Duża dziura przy przejściu, tel. 600 100 200",
-                public_description="Duża dziura przy przejściu dla pieszych",
-                address_string="ul. Piotrkowska 104", lat=51.759300, long=19.457300,
-                agency_responsible="zdit", routing_rule=None, email=None,
-                history=()) -> int:
-    """Insert one report (and its ``history``: tuples ``(status, note, actor_kind, actor_id,
-    agency, minutes after requested_at)``); return its id. Needs an app context."""
-    report = Report(
-        client_id=str(uuid.uuid4()), tracking_token_hash=uuid.uuid4().hex + uuid.uuid4().hex,
-        service_code=service_code, description=description,
-        public_description=public_description, lat=lat, long=long,
-        address_string=address_string, email=email,
-        consent_version="2024-04-16" if email else None, status=status,
-        agency_responsible=agency_responsible,
-        routing_rule=routing_rule or f"category:{service_code}",
-        routing_reason="Kategoria przekazywana do jednostki.",
-        requested_at=requested_at, updated_at=requested_at,
-    )
-    for st, note, kind, actor, agency, minutes in history:
-        when = requested_at + timedelta(minutes=minutes)
-        report.history.append(StatusChange(status=st, note=note, actor_kind=kind, actor_id=actor,
-                                           agency_responsible=agency, created_at=when))
-        report.updated_at = when
-    db.session.add(report)
-    db.session.commit()
-    return report.id
+def make_report(*, requested_at=T0, routing_rule=None, history=(), **fields) -> int:
+    """Insert one report (see :func:`tests.factories.make_report`); return its id."""
+    if routing_rule:
+        fields["routing_rule"] = routing_rule
+    return factories.make_report(requested_at=requested_at, history=history, **fields).id
 
 
 def report_ids(html: str) -> list[int]:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import re
 import tomllib
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests import factories
+
 from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.reports.models import Report, StatusChange
+from webapp.reports.models import Report
 from webapp.routing.services import current_routing
 
 REQUEST_FIELDS = {
@@ -26,30 +27,12 @@ REQUEST_FIELDS = {
 W3C_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
 
 
-def make_report(*, service_code="ROAD_POTHOLE", status="dispatched", requested_at=None,
-                description="Surowy opis z telefonem 600 100 200",
-                public_description="Dziura w jezdni przy przejściu",
-                address_string="ul. Piotrkowska 104", agency_responsible="zdit",
-                email=None, history=(), commit=True) -> Report:
-    """Insert one report with ``history`` tuples ``(status, note, actor_kind, actor_id,
-    agency, minutes after requested_at)``. Needs an app context."""
-    requested_at = requested_at or utcnow() - timedelta(days=1)
-    report = Report(
-        client_id=str(uuid.uuid4()), tracking_token_hash=uuid.uuid4().hex + uuid.uuid4().hex,
-        service_code=service_code, description=description,
-        public_description=public_description, lat=51.7593, long=19.4573,
-        address_string=address_string, email=email, status=status,
-        agency_responsible=agency_responsible, routing_rule=f"category:{service_code}",
-        routing_reason="", requested_at=requested_at, updated_at=requested_at)
-    for st, note, kind, actor, agency, minutes in history:
-        when = requested_at + timedelta(minutes=minutes)
-        report.history.append(StatusChange(status=st, note=note, actor_kind=kind, actor_id=actor,
-                                           agency_responsible=agency, created_at=when))
-        report.updated_at = when
-    db.session.add(report)
-    if commit:
-        db.session.commit()
-    return report
+def make_report(*, description="Surowy opis z telefonem 600 100 200",
+                public_description="Dziura w jezdni przy przejściu", routing_reason="",
+                **fields) -> Report:
+    """Insert one report (see :func:`tests.factories.make_report`)."""
+    return factories.make_report(description=description, public_description=public_description,
+                                 routing_reason=routing_reason, **fields)
 
 
 def get_json(client, url):
