@@ -281,3 +281,43 @@ def test_release_and_revoke_commands(unit_app, smtp_server):
     assert result.exit_code == 0 and "Revoked 1" in result.output
     assert client.get(printed).status_code == 410
     assert client.get(path).status_code == 410
+
+
+def test_racing_status_changes_cannot_both_be_recorded(unit_app):
+    """Two requests (two gunicorn workers) load the report, one commits first: the other must
+    not add a second entry on top of it; it reloads and sees a replay (same change) or is
+    refused (a change no longer allowed)."""
+    from webapp.departments.models import DepartmentLink
+    from webapp.departments.views import _change_status
+    from webapp.extensions import db
+    from webapp.reports.lifecycle import StatusError
+    from webapp.reports.models import Report
+    with unit_app.app_context():
+        report, link = dispatched(unit_app)
+        rid, lid = report.id, link.id
+
+    def load():
+        return db.session.get(Report, rid), db.session.get(DepartmentLink, lid)
+
+    with unit_app.app_context():                      # request A has read the report...
+        report_a, link_a = load()
+        assert report_a.status == "dispatched" and len(report_a.history) == 1
+        with unit_app.app_context():                  # ...when request B commits first
+            report_b, link_b = load()
+            _change_status(report_b, link_b, "accepted", "Przyjęto.", None)
+        change = _change_status(report_a, link_a, "accepted", "Przyjęto.", None)
+        assert change.note == "Przyjęto."             # A answers with B's change (a replay)
+        with pytest.raises(StatusError):              # and a different note is refused,
+            _change_status(report_a, link_a, "accepted", "Przyjęto!", None)
+        db.session.rollback()
+    assert [h[0] for h in _history(unit_app, rid)] == ["dispatched", "accepted"]
+
+
+def test_resending_a_status_without_javascript_is_not_an_error(unit_app, mailed):
+    report_id, path = mailed
+    client = unit_app.test_client()
+    data = {"csrf_token": _csrf(client, path), "status": "accepted", "note": "Przyjęto."}
+    assert client.post(path, data=data).status_code == 303
+    again = client.post(path, data=data)             # the answer was lost; the browser resends
+    assert again.status_code == 303
+    assert [h[0] for h in _history(unit_app, report_id)] == ["dispatched", "accepted"]

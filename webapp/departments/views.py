@@ -16,6 +16,7 @@ from __future__ import annotations
 from flask import (Blueprint, flash, get_flashed_messages, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
+from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.clock import utcnow
 from webapp.departments.forms import StatusForm
@@ -23,7 +24,7 @@ from webapp.departments.services import (LinkError, category_name, osm_url, reso
                                          unit_name, units)
 from webapp.extensions import db
 from webapp.negotiation import is_htmx, wants_fragment
-from webapp.reports.lifecycle import StatusError, allowed_next, set_status
+from webapp.reports.lifecycle import StatusError, allowed_next, find_replay, set_status
 from webapp.reports.models import Status
 
 bp = Blueprint("departments", __name__, url_prefix="/departments")
@@ -114,11 +115,14 @@ def update(token: str):
     form = _form(report, link)
     fragment = _wants_fragment()
     form_error = None
-    if form.validate_on_submit():
+    # A resend of the change just made (its status is no longer offered, so the form itself
+    # would refuse it) answers as the first request did.
+    change = find_replay(report, request.form.get("status", ""), request.form.get("note", ""),
+                         "unit", link.unit_id)
+    if change is None and form.validate_on_submit():
         try:
-            change = set_status(report, form.status.data, actor_kind="unit",
-                                actor_id=link.unit_id, note=form.note.data or "",
-                                target_unit=form.target_unit.data or None)
+            change = _change_status(report, link, form.status.data, form.note.data or "",
+                                    form.target_unit.data or None)
         except StatusError as exc:
             db.session.rollback()
             field = getattr(form, exc.field, None) if exc.field else None
@@ -126,27 +130,47 @@ def update(token: str):
                 field.errors = [*field.errors, exc.message]
             else:
                 form_error = exc.message
-        else:
-            link.last_used_at = change.created_at
-            db.session.commit()
-            if change.status == Status.FORWARDED.value:
-                # This link is now revoked: confirm here instead of redirecting to a 410.
-                context = _context(link, form, token=token, oob_history=fragment,
-                                   new_unit=unit_name(report.agency_responsible))
-                template = "departments/_forwarded.html" if fragment else \
-                    "departments/forwarded.html"
-                return render_template(template, **context)
-            message = _("Saved: the status is now “%(status)s”.", status=Status(change.status).label)
-            if fragment:
-                fresh = _form(report, link, formdata=None)
-                return render_template("departments/_status_form.html", oob_history=True,
-                                       **_context(link, fresh, token=token,
-                                                  confirmation=message))
-            flash(message, "department-saved")
-            return redirect(url_for("departments.show", token=token), 303)
+    if change is not None:
+        if change.status == Status.FORWARDED.value:
+            # This link is now revoked: confirm here instead of redirecting to a 410.
+            context = _context(link, form, token=token, oob_history=fragment,
+                               new_unit=unit_name(report.agency_responsible))
+            template = "departments/_forwarded.html" if fragment else \
+                "departments/forwarded.html"
+            return render_template(template, **context)
+        message = _("Saved: the status is now “%(status)s”.", status=Status(change.status).label)
+        if fragment:
+            fresh = _form(report, link, formdata=None)
+            return render_template("departments/_status_form.html", oob_history=True,
+                                   **_context(link, fresh, token=token,
+                                              confirmation=message))
+        flash(message, "department-saved")
+        return redirect(url_for("departments.show", token=token), 303)
     template = "departments/_status_form.html" if fragment else "departments/show.html"
     return render_template(template, **_context(link, form, token=token,
                                                 form_error=form_error)), 422
+
+
+def _change_status(report, link, status: str, note: str, target_unit: str | None):
+    """Apply and commit one status change for the link's unit; return the StatusChange.
+
+    Two requests racing on one report (several gunicorn workers, a double submit without
+    JavaScript) cannot both win: the report's version column makes the loser's UPDATE fail
+    (StaleDataError). The loser then reloads the report and decides once more, which turns a
+    duplicate into a replay and a conflicting change into a clear refusal (StatusError).
+    """
+    for attempt in range(2):
+        try:
+            change = set_status(report, status, actor_kind="unit", actor_id=link.unit_id,
+                                note=note, target_unit=target_unit)
+            link.last_used_at = change.created_at
+            db.session.commit()
+            return change
+        except StaleDataError:
+            db.session.rollback()  # expires the report: the next attempt reads it afresh
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 @bp.get("/links/<token>/photos/<int:photo_id>/original")

@@ -101,12 +101,15 @@ def _needs_note(current: Status, new: Status) -> str | None:
     return None
 
 
-def _replay_of(report, new: Status, note: str, actor_kind: str, actor_id) -> StatusChange | None:
-    """The latest change, when this request repeats it within :data:`REPLAY_WINDOW`."""
+def find_replay(report, status, note: str, actor_kind: str, actor_id) -> StatusChange | None:
+    """The latest change of ``report`` when (``status``, ``note``, actor) repeats it within
+    :data:`REPLAY_WINDOW` (a double tap, a resend after a lost answer), else None."""
     if not report.history:
         return None
+    note = (note or "").strip()
     last = report.history[-1]
-    if (last.status == new.value and last.note == note and last.actor_kind == actor_kind
+    if (last.status == str(getattr(status, "value", status)) and last.note == note
+            and last.actor_kind == actor_kind
             and last.actor_id == actor_id and utcnow() - last.created_at < REPLAY_WINDOW):
         return last
     return None
@@ -183,7 +186,7 @@ def set_status(report, status, *, actor_kind: str, actor_id: str | None, note: s
         raise StatusError(_l("Choose a status from the list."), field="status") from None
     current = Status(report.status)
     note = (note or "").strip()
-    replayed = _replay_of(report, new, note, actor_kind, actor_id)
+    replayed = find_replay(report, new, note, actor_kind, actor_id)
     if replayed is not None:
         return replayed
 

@@ -75,6 +75,11 @@ class Report(db.Model):
     tracking_token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     requested_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, index=True)
     updated_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    # Optimistic locking: two status changes racing on one report cannot both win (the loser's
+    # UPDATE matches no row and raises StaleDataError; the caller reloads and decides again).
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version_id}
 
     photos = relationship("Photo", back_populates="report", order_by="Photo.position",
                           cascade="all, delete-orphan")
