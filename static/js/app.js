@@ -44,11 +44,24 @@
   });
   document.addEventListener("htmx:responseError", function (e) {
     var xhr = e.detail.xhr;
-    var box = document.getElementById("net-status");
-    if (box && xhr) {
-      var doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
-      var msg = doc.querySelector("[role=alert] p");
-      box.textContent = msg ? msg.textContent : document.body.dataset.msgError;
+    if (!xhr) return;
+    var doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var msg = doc.querySelector("[role=alert] p");
+    var text = msg ? msg.textContent : document.body.dataset.msgError;
+    // Said next to the form the resident is using (e.g. 429, too many reports), else on top.
+    var summary = e.detail.elt && e.detail.elt.querySelector ? e.detail.elt.querySelector(".form-summary") : null;
+    if (summary) {
+      summary.textContent = "";
+      var box = document.createElement("div");
+      box.className = "notice notice-error";
+      box.setAttribute("role", "alert");
+      var p = document.createElement("p");
+      p.textContent = text;
+      box.appendChild(p);
+      summary.appendChild(box);
+      summary.focus();
+    } else {
+      showNetError(text);
     }
   });
   document.addEventListener("htmx:beforeRequest", function () { showNetError(""); });

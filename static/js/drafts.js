@@ -489,8 +489,9 @@
       var xhr = event.detail.xhr;
       if (!isOurForm(event.detail.elt) || !xhr) return;
       // 400 = the CSRF token went stale (session expired): the outbox fetches a fresh one.
-      // 5xx and 429: the server cannot take it now; the outbox retries with back-off.
-      if (xhr.status === 400 || xhr.status === 429 || xhr.status >= 500) {
+      // 5xx: the server cannot take it now; the outbox retries with back-off.
+      // 429 (too many reports from this address) is said in place by app.js, form kept.
+      if (xhr.status === 400 || xhr.status >= 500) {
         say("net-status", "");
         queueCurrent(msg.msgQueued);
       }

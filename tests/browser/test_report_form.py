@@ -80,3 +80,29 @@ def test_inline_error_keeps_text_and_photo_then_sends(phone, live_server):
     assert _report_count(live_server.app) == 1
     ARTIFACTS.mkdir(exist_ok=True)
     phone.screenshot(path=str(ARTIFACTS / "report-sent-390x844.png"), full_page=True)
+
+
+def test_too_many_reports_is_said_next_to_the_form_which_is_kept(browser, make_app):
+    import threading
+    from werkzeug.serving import make_server
+    app = make_app(RATELIMIT_ENABLED=True, REPORT_ATTEMPT_RATE_LIMIT="1 per minute")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = browser.new_context(base_url=f"http://127.0.0.1:{server.server_port}", **PHONE)
+    try:
+        page = context.new_page()
+        page.goto("/report")
+        page.fill("#description", "Przewrócony kosz na przystanku Piotrkowska Centrum.")
+        send = page.get_by_role("button", name="Wyślij zgłoszenie")
+        send.click()                                   # 422: no category, no location
+        page.locator("#err-service_code p").wait_for()
+        send.click()                                   # 429: over the limit
+        alert = page.locator("#form-summary [role=alert]")
+        alert.wait_for()
+        assert "Zbyt wiele" in alert.inner_text()
+        assert page.input_value("#description").startswith("Przewrócony kosz")
+        queued = page.evaluate("LckzmOutbox.listDrafts().then(d => d.filter(x => x.state === 'queued').length)")
+        assert queued == 0  # not mistaken for a connection problem
+    finally:
+        context.close()
+        server.shutdown()
