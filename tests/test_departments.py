@@ -160,7 +160,11 @@ def test_forwarded_mails_the_new_unit_and_refuses_the_old_link(unit_app, mailed,
     new_mail = [m for m in smtp_server.messages if m["To"] == "zgloszenia@wgk.lodz.example"]
     assert len(new_mail) == 1
     assert new_path != old_path
-    assert "Teren gminny poza pasem drogowym." in new_mail[0].get_body(("plain",)).get_content()
+    body = new_mail[0].get_body(("plain",)).get_content()
+    assert "Teren gminny poza pasem drogowym." in body
+    # "why your unit" speaks of the new unit, not of the category's routing to ZDiT
+    why = [line for line in body.splitlines() if line.startswith("Dlaczego Twoja jednostka")]
+    assert why and "Wydział Gospodarki Komunalnej" in why[0] and "Zarząd Dróg" not in why[0]
     # The old link is refused with a clear message; the new one works.
     old = client.get(old_path)
     assert old.status_code == 410

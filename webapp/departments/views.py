@@ -26,6 +26,7 @@ from webapp.extensions import db
 from webapp.negotiation import is_htmx, wants_fragment
 from webapp.reports.lifecycle import StatusError, allowed_next, find_replay, set_status
 from webapp.reports.models import Status
+from webapp.routing.services import current_routing, explain
 
 bp = Blueprint("departments", __name__, url_prefix="/departments")
 
@@ -74,6 +75,7 @@ def _context(link, form, **extra) -> dict:
         "category": category_name(report.service_code, _current_lang()),
         "unit_name": unit_name,
         "map_url": osm_url(report.lat, report.long),
+        "why": explain(current_routing(), report.routing_rule, link.unit_id),
         "Status": Status,
         **extra,
     }

@@ -127,6 +127,13 @@ def _photo_links(report) -> list[str]:
     return [absolute_url("photos.public", photo_id=photo.id) for photo in report.photos]
 
 
+def _why(report, unit_id: str) -> str:
+    """Why the report is with ``unit_id``, in the current locale; names the routing rule only
+    while it still leads there (after a forward it just says who handles it)."""
+    from webapp.routing.services import current_routing, explain
+    return explain(current_routing(), report.routing_rule, unit_id)
+
+
 def enqueue_dispatch(report, link, unit, *, note: str = "",
                      from_unit: str | None = None) -> OutboxMessage:
     """Render and enqueue the dispatch e-mail that sends ``report`` to ``unit`` with the signed
@@ -155,6 +162,7 @@ def enqueue_dispatch(report, link, unit, *, note: str = "",
             "expires_at": format_datetime(link.expires_at, "d MMMM y, HH:mm"),
             "note": note,
             "from_unit": unit_name(from_unit) if from_unit else "",
+            "why": _why(report, unit.id),
         }
         subject = _("Report %(number)s: %(category)s", number=report.number,
                     category=context["category"])
