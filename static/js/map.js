@@ -228,7 +228,9 @@
       return;
     }
     say(data.msgLoading, false);
-    button.disabled = true;
+    // aria-disabled, not disabled: a disabled button drops keyboard focus to <body>.
+    button.setAttribute("aria-disabled", "true");
+    button.dataset.loading = "1";
     Promise.all([loadLeaflet(data), loadBoundary(data.boundaryUrl)]).then(function (loaded) {
       say("", false);
       build(loaded[0], loaded[1]);  // may say at once that the position in the fields is outside
@@ -236,7 +238,10 @@
     }).catch(function () {
       hide(button, panel);
       say(data.msgFailed, true);
-    }).then(function () { button.disabled = false; });
+    }).then(function () {
+      button.removeAttribute("aria-disabled");
+      delete button.dataset.loading;
+    });
   }
 
   function hide(button, panel) {
@@ -263,7 +268,7 @@
 
   document.addEventListener("click", function (e) {
     var button = e.target.closest && e.target.closest("#map-toggle");
-    if (!button) return;
+    if (!button || button.dataset.loading) return;  // still loading: ignore repeated presses
     var panel = $("map-panel");
     if (!panel) return;
     if (state && !alive()) forget();
