@@ -325,3 +325,13 @@ def test_resending_a_status_without_javascript_is_not_an_error(unit_app, mailed)
     again = client.post(path, data=data)             # the answer was lost; the browser resends
     assert again.status_code == 303
     assert [h[0] for h in _history(unit_app, report_id)] == ["dispatched", "accepted"]
+
+
+def test_forwarding_is_offered_only_while_it_is_allowed(unit_app, mailed):
+    _, path = mailed
+    client = unit_app.test_client()
+    assert 'id="target_unit"' in client.get(path).get_data(as_text=True)
+    client.post(path, data={"csrf_token": _csrf(client, path), "status": "resolved", "note": "OK"})
+    page = client.get(path).get_data(as_text=True)
+    assert 'id="target_unit"' not in page   # a resolved report may only be reopened
+    assert 'value="in_progress"' in page
