@@ -10,13 +10,13 @@ from __future__ import annotations
 import io
 import json
 import math
-import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from shapely.geometry import Point, shape
 
+from tests.browser.waiting import wait_until
 from tests.browser.axe import axe_violations
 
 pytestmark = pytest.mark.browser
@@ -62,16 +62,6 @@ def to_degrees(x: float, y: float, zoom: int) -> tuple[float, float]:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-def wait_until(page, predicate, timeout_s: float = 15.0, what: str = "condition"):
-    """Poll while the browser runs (page.wait_for_function would need eval, which the CSP forbids)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"timed out waiting for {what}")
-
 
 class MapPage:
     """A page on /report with tiles answered locally, console errors, CSP violations and every

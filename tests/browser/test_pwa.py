@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.browser.waiting import wait_until
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -50,16 +51,6 @@ def only_report(app):
                 "client_id": report.client_id, "number": report.number}
         db.session.remove()
         return data, originals
-
-
-def wait_until(page, predicate, timeout_s: float = 20.0, what: str = "condition"):
-    """Poll ``predicate()`` while letting the browser run (page.wait_for_timeout pumps events)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        page.wait_for_timeout(200)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def wait_js(page, expression: str, timeout_s: float = 20.0):

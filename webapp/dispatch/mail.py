@@ -8,13 +8,13 @@ files go without a server; ``instance/outbox/`` by default).
 from __future__ import annotations
 
 import email.message
-import os
 import re
 import smtplib
 import ssl
-import tempfile
 import uuid
 from pathlib import Path
+
+from webapp.files import atomic_write
 
 from flask import current_app
 
@@ -34,19 +34,7 @@ def _write_eml(msg: email.message.EmailMessage, directory: Path) -> Path:
     reader never sees half a message. Returns the path."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / _eml_name(msg)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".eml")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(msg.as_bytes())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(target, msg.as_bytes())
     return target
 
 

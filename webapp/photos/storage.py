@@ -9,12 +9,12 @@ Keys are relative POSIX paths such as ``"original/ab/abcdef....heic"``.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from flask import current_app
+
+from webapp.files import atomic_write
 
 
 class FileStorage:
@@ -45,20 +45,7 @@ class FileStorage:
         """Store ``data`` under ``key`` atomically, creating folders as needed."""
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o640)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        atomic_write(path, data, mode=0o640)
 
     def get(self, key: str) -> bytes:
         """The bytes stored under ``key``; ``FileNotFoundError`` when there are none."""
