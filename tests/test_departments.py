@@ -335,3 +335,17 @@ def test_forwarding_is_offered_only_while_it_is_allowed(unit_app, mailed):
     page = client.get(path).get_data(as_text=True)
     assert 'id="target_unit"' not in page   # a resolved report may only be reopened
     assert 'value="in_progress"' in page
+
+
+def test_status_changes_are_rate_limited(make_app, smtp_server):
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, RATELIMIT_ENABLED=True,
+                   UNIT_RATE_LIMIT="2 per minute")
+    from webapp.departments.services import link_url
+    with app.app_context():
+        _, link = dispatched(app)
+        path = link_url(link).removeprefix("http://127.0.0.1:5000")
+    client = app.test_client()
+    token = _csrf(client, path)
+    codes = [client.post(path, data={"csrf_token": token, "status": "bogus"}).status_code
+             for _ in range(3)]
+    assert codes == [422, 422, 429]

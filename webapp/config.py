@@ -97,6 +97,7 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "REPORT_RATE_LIMIT": os.environ.get("REPORT_RATE_LIMIT", "30 per hour;6 per minute"),
+        "UNIT_RATE_LIMIT": os.environ.get("UNIT_RATE_LIMIT", "120 per hour;20 per minute"),
         "REPORT_ATTEMPT_RATE_LIMIT": os.environ.get("REPORT_ATTEMPT_RATE_LIMIT", "120 per hour;20 per minute"),
         # Regulamin pkt 10: maintenance breaks and switching features off.
         "MAINTENANCE_MODE": _bool("MAINTENANCE_MODE"),

@@ -13,7 +13,7 @@ no-referrer`` (so the token never leaks to OpenStreetMap or elsewhere through Re
 """
 from __future__ import annotations
 
-from flask import (Blueprint, flash, get_flashed_messages, redirect, render_template, request,
+from flask import (Blueprint, current_app, flash, get_flashed_messages, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
@@ -22,7 +22,7 @@ from webapp.clock import utcnow
 from webapp.departments.forms import StatusForm
 from webapp.departments.services import (LinkError, category_name, osm_url, resolve_token,
                                          unit_name, units)
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.negotiation import is_htmx, wants_fragment
 from webapp.reports.lifecycle import StatusError, allowed_next, find_replay, set_status
 from webapp.reports.models import Status
@@ -105,7 +105,12 @@ def show(token: str):
                            **_context(link, form, token=token, confirmation=confirmation))
 
 
+def _unit_rate_limit() -> str:
+    return current_app.config["UNIT_RATE_LIMIT"]
+
+
 @bp.post("/links/<token>")
+@limiter.limit(_unit_rate_limit)
 def update(token: str):
     """Set the status. 303 back to the page (or the fresh form fragment for htmx); 422 with
     the errors next to the fields, keeping what was typed, when the input is refused."""
