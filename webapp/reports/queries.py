@@ -47,6 +47,7 @@ class ReportFilters:
     status: str | None = None
     page: int = 1
     messages: list[str] = field(default_factory=list)
+    asked_page: int | None = None  # the page number as asked, before clamping
 
     def query_args(self, **changes) -> dict[str, str | int]:
         """URL query arguments reproducing these filters (for links), with ``changes`` applied;
@@ -91,6 +92,7 @@ def parse_filters(args: Mapping[str, str], known_codes: Iterable[str]) -> Report
         if page >= 1:
             # A huge page would overflow OFFSET; list_reports clamps it to the last page.
             filters.page = min(page, MAX_ID // PER_PAGE)
+            filters.asked_page = page
         else:
             filters.messages.append(str(_l("There is no such page: showing the first page.")))
     return filters
@@ -119,7 +121,7 @@ def list_reports(filters: ReportFilters, per_page: int = PER_PAGE) -> Pagination
     if filters.page > 1 and filters.page > page.pages:
         last = max(page.pages, 1)
         filters.messages.append(str(_l("There is no page %(asked)s: showing page %(page)s.",
-                                       asked=filters.page, page=last)))
+                                       asked=filters.asked_page or filters.page, page=last)))
         filters.page = last
         page = db.paginate(stmt, page=last, per_page=per_page, max_per_page=per_page,
                            error_out=False)
