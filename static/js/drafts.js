@@ -251,7 +251,9 @@
         if (p.unreadable) messages.push(fmt(msg.msgPhotoUnreadable, { name: p.original_name }));
       });
       var located = prepared.filter(function (p) { return p.lat !== null; })[0];
-      if (located) {
+      if (located && !inCity(located)) {
+        messages.unshift(fmt(msg.msgPhotoOutside, { lat: located.lat.toFixed(5), long: located.long.toFixed(5) }));
+      } else if (located) {
         var lat = form.elements.namedItem("lat");
         var long = form.elements.namedItem("long");
         if (lat && long && !lat.value && !long.value) {
@@ -270,13 +272,21 @@
     });
   }
 
+  // A first, coarse check against the city's bounding box (the server checks the real outline):
+  // a photo from a holiday abroad must not silently become the location of the problem.
+  function inCity(p) {
+    var box = (msg.cityBbox || "").split(",").map(Number);
+    if (box.length !== 4 || box.some(isNaN)) return true;
+    return p.long >= box[0] && p.lat >= box[1] && p.long <= box[2] && p.lat <= box[3];
+  }
+
   // No coordinates given: use the photo's EXIF position read on the device (a scaled-down copy
   // has no EXIF left for the server to read).
   function fillPositionFromPhotos() {
     var lat = form.elements.namedItem("lat");
     var long = form.elements.namedItem("long");
     var located = photos.filter(function (p) { return p.lat !== null && p.lat !== undefined; })[0];
-    if (!lat || !long || lat.value || long.value || !located) return;
+    if (!lat || !long || lat.value || long.value || !located || !inCity(located)) return;
     lat.value = located.lat.toFixed(6);
     long.value = located.long.toFixed(6);
     form.elements.namedItem("location_source").value = "photo";

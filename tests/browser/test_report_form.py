@@ -105,3 +105,15 @@ def test_too_many_reports_is_said_next_to_the_form_which_is_kept(browser, make_a
     finally:
         context.close()
         server.shutdown()
+
+
+def test_a_photo_taken_abroad_does_not_become_the_location(phone):
+    phone.goto("/report")
+    phone.set_input_files("#media", str(fixture_photo("gps_DSCN0010.jpg")))   # Arezzo, Italy
+    status = phone.locator("#photo-status")
+    from playwright.sync_api import expect
+    expect(status).to_contain_text("poza Łodzią")
+    assert phone.input_value("#lat") == "" and phone.input_value("#long") == ""
+    # a photo from Łódź still fills the fields
+    phone.set_input_files("#media", str(fixture_photo("derived_lodz_gps_DSCN0025.jpg")))
+    expect(phone.locator("#lat")).to_have_value("51.759200")

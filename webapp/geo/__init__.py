@@ -9,5 +9,10 @@ def init_app(app) -> None:
     ``geo`` blueprint (the simplified outline for the form's map)."""
     from webapp.geo.views import bp
 
-    app.extensions["boundary"] = Boundary.from_file(app.config["BOUNDARY_FILE"])
+    boundary = Boundary.from_file(app.config["BOUNDARY_FILE"])
+    app.extensions["boundary"] = boundary
     app.register_blueprint(bp)
+    # The city's bounding box "west,south,east,north" (WGS84 degrees) for a first check on the
+    # phone: a photo taken far away is named at once; the server still checks the polygon.
+    bbox = ",".join(f"{v:.5f}" for v in boundary.geometry.bounds)
+    app.jinja_env.globals["city_bbox"] = bbox
