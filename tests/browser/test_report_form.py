@@ -117,3 +117,13 @@ def test_a_photo_taken_abroad_does_not_become_the_location(phone):
     # a photo from Łódź still fills the fields
     phone.set_input_files("#media", str(fixture_photo("derived_lodz_gps_DSCN0025.jpg")))
     expect(phone.locator("#lat")).to_have_value("51.759200")
+
+
+@pytest.mark.parametrize("path", ["/", "/about", "/rules", "/privacy", "/install", "/offline",
+                                  "/reports", "/no-such-page", "/?lang=uk", "/report?lang=en"])
+def test_every_page_passes_axe_on_a_phone(phone, path):
+    phone.goto(path)
+    assert _axe(phone) == []
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    if path != "/no-such-page":  # the 404 answer itself is logged by the browser
+        assert phone.console_errors == []
