@@ -127,6 +127,19 @@ def _photo_links(report) -> list[str]:
     return [absolute_url("photos.public", photo_id=photo.id) for photo in report.photos]
 
 
+def _payload(report, to: str, subject: str, template: str, context: dict) -> dict:
+    """The outbox payload of one e-mail about ``report``: ``template`` names the pair
+    ``<template>.txt`` / ``<template>.html`` rendered with ``context`` (inside mail_context)."""
+    return {
+        "to": [to],
+        "subject": subject,
+        "text": render_template(f"{template}.txt", **context),
+        "html": render_template(f"{template}.html", **context),
+        "headers": {"X-LCKzM-Report": str(report.id)},
+        "report_id": report.id,
+    }
+
+
 def _why(report, unit_id: str) -> str:
     """Why the report is with ``unit_id``, in the current locale; names the routing rule only
     while it still leads there (after a forward it just says who handles it)."""
@@ -166,14 +179,7 @@ def enqueue_dispatch(report, link, unit, *, note: str = "",
         }
         subject = _("Report %(number)s: %(category)s", number=report.number,
                     category=context["category"])
-        payload = {
-            "to": [unit.email],
-            "subject": subject,
-            "text": render_template("emails/dispatch.txt", **context),
-            "html": render_template("emails/dispatch.html", **context),
-            "headers": {"X-LCKzM-Report": str(report.id)},
-            "report_id": report.id,
-        }
+        payload = _payload(report, unit.email, subject, "emails/dispatch", context)
     return enqueue("dispatch", f"dispatch:{report.id}:{link.id}", payload)
 
 
@@ -202,14 +208,7 @@ def enqueue_status_notice(report, change) -> OutboxMessage | None:
         }
         subject = _("Report %(number)s: %(status)s", number=report.number,
                     status=context["status_label"])
-        payload = {
-            "to": [report.email],
-            "subject": subject,
-            "text": render_template("emails/status_notice.txt", **context),
-            "html": render_template("emails/status_notice.html", **context),
-            "headers": {"X-LCKzM-Report": str(report.id)},
-            "report_id": report.id,
-        }
+        payload = _payload(report, report.email, subject, "emails/status_notice", context)
     return enqueue("status_notice", f"status_notice:{report.id}:{change.id}", payload)
 
 
