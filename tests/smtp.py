@@ -28,7 +28,20 @@ class _Handler:
     def __init__(self, server: "SMTPServer"):
         self.server = server
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # A refusal configured for this address (e.g. "550 5.1.1 No such user" or
+        # "451 4.3.0 Try later"); only accepted addresses join the envelope.
+        answer = self.server.rcpt_answers.get(address.lower())
+        if answer is not None:
+            with self.server.lock:
+                self.server.refused.append((address, answer))
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
+        with self.server.lock:
+            self.server.data_started += 1
         if self.server.delay:
             await asyncio.sleep(self.server.delay)
         gate = self.server.gate
@@ -52,6 +65,8 @@ class SMTPServer:
     take the server down and bring it back. ``delay``: seconds every DATA takes (a slow server
     makes concurrent senders overlap). ``gate``: when set to a :class:`threading.Event`,
     every DATA waits until the event is set (``holding`` is set while one waits).
+    ``rcpt_answers``: ``{address (lower case): SMTP reply}`` refuses those recipients with that
+    reply (``refused`` lists what was refused); ``data_started`` counts DATA commands begun.
     """
 
     def __init__(self, port: int | None = None):
@@ -63,6 +78,9 @@ class SMTPServer:
         self.gate: threading.Event | None = None
         self.delay = 0.0
         self.holding = threading.Event()
+        self.rcpt_answers: dict[str, str] = {}
+        self.refused: list[tuple[str, str]] = []
+        self.data_started = 0
         self._controller: Controller | None = None
 
     @property

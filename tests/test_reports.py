@@ -249,5 +249,5 @@ def test_tracking_page_shows_the_status_history(app, client):
         db.session.commit()
     page = client.get(track).get_data(as_text=True)
     assert "Ekipa wyjedzie w czwartek." in page
-    assert "W realizacji" in page and "Przekazane do jednostki" in page
+    assert "W realizacji" in page and "Przypisane do jednostki" in page
     assert "Ubytek w nawierzchni jezdni" in page  # the category by name, not its code

@@ -146,13 +146,14 @@ def track(token: str):
     report = find_by_tracking_token(token)
     if report is None:
         abort(404)
-    from webapp.reports.queries import service_name, timeline
+    from webapp.reports.queries import service_name, timeline, unit_name
     from webapp.routing.services import current_routing
     config = current_routing()
     response = current_app.make_response(render_template(
         "reports/track.html", report=report, sent=request.args.get("sent") == "1",
         tracking_url=url_for("reports.track", token=token),
         category=service_name(config, report.service_code, _lang()),
+        unit=unit_name(config, report.agency_responsible, _lang()),
         history=timeline(config, report, _lang())))
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Robots-Tag"] = "noindex"
