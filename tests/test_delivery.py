@@ -342,7 +342,7 @@ def test_the_default_lease_lets_another_worker_take_over_within_30_seconds(make_
     assert app.config["OUTBOX_LOCK_SECONDS"] + app.config["WORKER_POLL_SECONDS"] <= 30
 
 
-def test_a_worker_killed_mid_batch_loses_nothing(make_app, smtp_server):
+def test_a_worker_killed_mid_batch_loses_nothing(make_app, smtp_server, tmp_path):
     """`flask worker` is killed with SIGKILL while the SMTP server is taking one of its
     messages; a second worker started afterwards sends everything, the interrupted one at least
     once (same Message-ID), once its dead predecessor's lease has expired."""
@@ -355,10 +355,13 @@ def test_a_worker_killed_mid_batch_loses_nothing(make_app, smtp_server):
     env = {**_subprocess_env(app), "OUTBOX_LOCK_SECONDS": "2", "WORKER_POLL_SECONDS": "0.1",
            "WORKER_BATCH_SIZE": "20"}
 
+    logs = []
+
     def start():
+        log = open(tmp_path / f"worker-{len(logs)}.log", "wb")  # a file: a pipe could fill up
+        logs.append(log)
         return subprocess.Popen([str(flask), "worker"], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                start_new_session=True)
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     first = start()
     second = None
@@ -380,6 +383,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(make_app, smtp_server):
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(10)
+        for log in logs:
+            log.close()
     with app.app_context():
         rows = _rows()
         from webapp.dispatch.services import message_id
