@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import smtplib
 import subprocess
 import sys
 import threading
@@ -153,6 +154,28 @@ def test_an_alert_that_dies_raises_no_further_alert(make_app, smtp_server, caplo
     assert smtp_server.messages == []
 
 
+@pytest.mark.parametrize("exc, kind", [
+    (smtplib.SMTPRecipientsRefused({"a@x.example": (550, b"5.1.1 No such user")}), "permanent"),
+    (smtplib.SMTPRecipientsRefused({"a@x.example": (451, b"4.3.0 Try later")}), "temporary"),
+    (smtplib.SMTPRecipientsRefused({"a@x.example": (550, b"no"), "b@x.example": (452, b"full")}),
+     "temporary"),
+    (smtplib.SMTPSenderRefused(553, b"5.7.1 Sender not allowed", "no-reply@x.example"),
+     "permanent"),
+    (smtplib.SMTPDataError(554, b"5.6.0 Message rejected"), "permanent"),
+    (smtplib.SMTPDataError(452, b"4.3.1 Insufficient storage"), "temporary"),
+    (smtplib.SMTPAuthenticationError(535, b"5.7.8 Bad credentials"), "temporary"),
+    (smtplib.SMTPServerDisconnected("Connection unexpectedly closed"), "temporary"),
+    (ConnectionRefusedError(111, "Connection refused"), "temporary"),
+    (TimeoutError("timed out"), "temporary"),
+    (KeyError("to"), "permanent"),
+])
+def test_failures_are_classified_by_their_smtp_code(exc, kind):
+    """5xx about this message stops; 4xx, network trouble and our own login problems (which
+    would kill every message at once) are retried."""
+    from webapp.dispatch.services import classify_failure
+    assert classify_failure(exc) == kind
+
+
 def test_a_connection_refused_is_temporary(make_app):
     from webapp.dispatch.services import process_due
     server = SMTPServer(port=free_port())  # not started
@@ -208,17 +231,23 @@ def test_outbox_list_and_retry_fix_a_dead_message(make_app, smtp_server):
     assert app.test_client().get("/healthz").get_json() == {
         "status": "ok", "database": "ok", "outbox_dead": 1}
 
-    # The unit fixed its mailbox; the operator sends it again.
-    del smtp_server.rcpt_answers[UNIT_EMAIL]
-    retried = runner.invoke(args=["outbox", "retry", str(dead_id)])
+    # A bad replacement address is refused and changes nothing.
+    bad = runner.invoke(args=["outbox", "retry", str(dead_id), "--to", "not an address"])
+    assert bad.exit_code != 0 and "not an e-mail address" in bad.output
+    with app.app_context():
+        assert _rows()[0].status == "dead"
+    # The unit gave a working address; the operator sends the message there.
+    new_address = "biuro@zdit.lodz.example"
+    retried = runner.invoke(args=["outbox", "retry", str(dead_id), "--to", new_address])
     assert retried.exit_code == 0, retried.output
-    assert "pending again" in retried.output
+    assert "pending again" in retried.output and new_address in retried.output
     with app.app_context():
         row = _rows()[0]
         assert (row.status, row.attempts, row.dead_at) == ("pending", 0, None)
         assert process_due() == 1
         assert _rows()[0].status == "sent"
-    assert smtp_server.wait_for(2)[-1]["To"] == UNIT_EMAIL
+    assert smtp_server.wait_for(2)[-1]["To"] == new_address
+    assert smtp_server.envelopes[-1][1] == [new_address]
     assert app.test_client().get("/healthz").get_json()["outbox_dead"] == 0
     assert runner.invoke(args=["outbox", "list", "--dead"]).output.strip() == \
         "No dead messages."

@@ -89,14 +89,17 @@ def outbox_list_command(dead_only: bool, limit: int) -> None:
 
 @outbox_group.command("retry")
 @click.argument("message_id", type=int)
+@click.option("--to", "to", multiple=True, metavar="ADDRESS",
+              help="Send to this address instead (repeat for several), e.g. a unit's corrected "
+                   "address.")
 @with_appcontext
-def outbox_retry_command(message_id: int) -> None:
+def outbox_retry_command(message_id: int, to: tuple[str, ...]) -> None:
     """Send message MESSAGE_ID again as soon as a worker runs (a dead one gets a fresh set of
-    attempts). Fails for an unknown id or a message already sent."""
+    attempts). Fails for an unknown id, a message already sent or a bad --to address."""
     from webapp.dispatch.services import RetryError, retry
 
     try:
-        row = retry(message_id)
+        row = retry(message_id, to=list(to) or None)
     except RetryError as exc:
         raise click.ClickException(str(exc)) from None
     to = ", ".join((row.payload or {}).get("to") or [])

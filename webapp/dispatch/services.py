@@ -265,9 +265,9 @@ def _claim(row_id: int, now: datetime) -> bool:
 
 @contextlib.contextmanager
 def _lease(row_id: int, attempt: int, now: datetime):
-    """Keep this worker's claim on ``row_id`` alive while the body runs: a thread moves
-    ``locked_until`` to ``max(now, clock) + lease`` every third of the lease, on its own
-    connection. ``attempt`` (the row's ``attempts`` after our claim) fences the renewal: once
+    """Keep this worker's claim on ``row_id`` alive while the body runs: every third of the
+    lease a thread moves ``locked_until`` to one lease from the current time (shifted as ``now``
+    is shifted from the clock), on its own connection. ``attempt`` (the row's ``attempts`` after our claim) fences the renewal: once
     another worker has claimed the row after our lease lapsed, we no longer touch it."""
     lease = lease_seconds()
     engine = db.engine
@@ -365,7 +365,8 @@ def _alert_admin(row: OutboxMessage) -> OutboxMessage | None:
                                                                 report_id=row.report_id)))
         lines += ["",
                   _("Correct the address (routing.toml) or the mail server, then send it again "
-                    "with: flask outbox retry %(id)s", id=row.id),
+                    "with: flask outbox retry %(id)s (add --to ADDRESS for a new address)",
+                    id=row.id),
                   _("All undelivered e-mails: flask outbox list --dead")]
         payload = {"to": [admin], "subject": subject, "text": "\n".join(lines) + "\n",
                    "html": None, "headers": {}, "report_id": None}
@@ -468,20 +469,34 @@ class RetryError(Exception):
     """The row cannot be retried (unknown id, or already sent); ``str()`` says why."""
 
 
-def retry(row_id: int, *, now: datetime | None = None) -> OutboxMessage:
+def retry(row_id: int, *, to: list[str] | None = None,
+          now: datetime | None = None) -> OutboxMessage:
     """Make a ``dead`` (or waiting ``pending``) row due now, with a fresh set of attempts;
-    commits and returns it. ``last_error`` stays until a send succeeds.
-    Raises :class:`RetryError` for an unknown id or a row already ``sent``."""
+    commits and returns it. ``to`` replaces the recipients (a message is rendered when queued,
+    so a unit's corrected address in ``routing.toml`` does not reach an old message by
+    itself); each must be a valid address. ``last_error`` stays until a send succeeds.
+    Raises :class:`RetryError` for an unknown id, a row already ``sent`` or a bad address."""
+    from email_validator import EmailNotValidError, validate_email
+
     row = db.session.get(OutboxMessage, row_id)
     if row is None:
         raise RetryError(f"no outbox message {row_id}")
     if row.status == "sent":
-        raise RetryError(f"outbox message {row_id} was already sent at {row.sent_at:%Y-%m-%d %H:%M:%S} UTC")
+        raise RetryError(f"outbox message {row_id} was already sent at "
+                         f"{row.sent_at:%Y-%m-%d %H:%M:%S} UTC")
+    if to:
+        for address in to:
+            try:
+                validate_email(address, check_deliverability=False)
+            except EmailNotValidError as exc:
+                raise RetryError(f"not an e-mail address: {address!r} ({exc})") from None
+        row.payload = {**row.payload, "to": list(to)}  # a new dict: JSON columns track assignment
     row.status = "pending"
     row.attempts = 0
     row.next_attempt_at = now or utcnow()
     row.locked_until = None
     row.dead_at = None
     db.session.commit()
-    log.info("outbox message %s (%s) queued again by an operator", row.id, row.kind)
+    log.info("outbox message %s (%s) queued again by an operator, to %s", row.id, row.kind,
+             ", ".join(row.payload.get("to") or []))
     return row
