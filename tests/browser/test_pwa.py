@@ -310,3 +310,21 @@ def test_a_draft_the_server_refuses_is_kept_with_its_errors(page, context, live_
     page.locator("#report-sent").wait_for()
     assert count_reports(live_server.app) == 1
     assert draft_count(page) == 0
+
+
+@pytest.mark.browser
+def test_changes_to_a_draft_from_the_page_and_the_worker_at_once_are_all_kept(page):
+    """The page saving a draft while the service worker's sync records an attempt: each read
+    and write is one transaction, so neither overwrites the other's change."""
+    page.goto("/report")
+    controlled(page)
+    worker = page.context.service_workers[0]
+    draft_id = page.evaluate("""LckzmOutbox.putDraft({client_id: 'race', state: 'queued', attempts: 0,
+        created_at: Date.now(), fields: {description: ''}, photos: []}).then(() => 'race')""")
+    page.evaluate("""void (window.edits = Promise.all(Array.from({length: 10}, () =>
+        LckzmOutbox.updateDraft('race', d => { d.fields.description += 'x'; }))))""")
+    worker.evaluate("""Promise.all(Array.from({length: 10}, () =>
+        self.LckzmOutbox.updateDraft('race', d => { d.attempts += 1; })))""")
+    draft = page.evaluate(f"window.edits.then(() => LckzmOutbox.getDraft('{draft_id}'))")
+    assert draft["attempts"] == 10
+    assert draft["fields"]["description"] == "x" * 10
