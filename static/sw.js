@@ -27,9 +27,12 @@ var PRECACHE = [
   "/static/css/app.css",
   "/static/vendor/htmx/htmx.min.js",
   "/static/vendor/exifr/lite.umd.js",
+  "/static/js/dom.js",
   "/static/js/app.js",
   "/static/js/outbox.js",
   "/static/js/pwa.js",
+  "/static/js/photos.js",
+  "/static/js/lists.js",
   "/static/js/drafts.js",
   "/static/js/map.js",  // only the button's script: Leaflet and tiles need a connection anyway
   "/static/icons/icon-192.png",

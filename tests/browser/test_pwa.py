@@ -328,3 +328,22 @@ def test_changes_to_a_draft_from_the_page_and_the_worker_at_once_are_all_kept(pa
     draft = page.evaluate(f"window.edits.then(() => LckzmOutbox.getDraft('{draft_id}'))")
     assert draft["attempts"] == 10
     assert draft["fields"]["description"] == "x" * 10
+
+
+@pytest.mark.browser
+def test_a_report_waiting_on_the_device_asks_the_browser_to_keep_its_storage(page, context):
+    page.add_init_script("""(() => {
+        window.persistCalls = 0;
+        if (navigator.storage) navigator.storage.persist = () => { window.persistCalls += 1; return Promise.resolve(true); };
+    })()""")
+    page.goto("/report")
+    controlled(page)
+    context.set_offline(True)
+    page.select_option("#service_code", SERVICE_CODE)
+    page.fill("#description", "Overflowing bin at the tram stop, rubbish on the pavement.")
+    page.fill("#lat", "51.7592")
+    page.fill("#long", "19.4560")
+    assert page.evaluate("window.persistCalls") == 0  # a draft being typed is not reason enough
+    page.click("#report-form button[type=submit]")
+    wait_js(page, "document.getElementById('outbox-count').textContent === '1'")
+    assert page.evaluate("window.persistCalls") >= 1
