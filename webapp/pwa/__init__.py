@@ -7,9 +7,10 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
-    """Register the PWA blueprint and the ``pwa_status_labels`` template global."""
-    from webapp.pwa.views import bp
+    """Register the PWA blueprint and the ``pwa_status_labels`` and ``pwa_build`` template globals."""
+    from webapp.pwa.views import bp, build_id
     app.register_blueprint(bp)
+    app.jinja_env.globals["pwa_build"] = build_id
     app.jinja_env.globals["pwa_status_labels"] = status_labels
 
 
