@@ -153,6 +153,10 @@ def test_service_worker_activates_controls_the_page_and_precaches_the_shell(page
     assert {"/report", "/offline", "/static/js/drafts.js", "/static/vendor/exifr/lite.umd.js"} <= set(urls)
     # The install offer waits for a sent report: never on first load.
     assert page.locator("#install-offer").is_hidden()
+    # Navigations start while the worker boots (navigation preload), the worker uses the answer.
+    assert page.evaluate("navigator.serviceWorker.ready.then(r => r.navigationPreload.getState()).then(s => s.enabled)")
+    response = page.reload()
+    assert response.from_service_worker and page.locator("#report-form").is_visible()
 
 
 # ---- offline drafts --------------------------------------------------------------------------
