@@ -41,6 +41,7 @@ var PRECACHE = [
   "/static/js/pwa.js",
   "/static/js/photos.js",
   "/static/js/lists.js",
+  "/static/js/sending.js",
   "/static/js/drafts.js",
   "/static/js/map.js",  // only the button's script: Leaflet and tiles need a connection anyway
   "/static/icons/icon-192.png",

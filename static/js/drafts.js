@@ -1,7 +1,7 @@
-// The report form's draft, saved on the device while typing, and sending it when it cannot go
+// The report form's draft, saved on the device while typing, and queued when it cannot be sent
 // now. Its helpers: dom.js (shared DOM helpers), photos.js (EXIF, scaling), lists.js ("waiting
-// to send (N)", "my reports"), outbox.js (IndexedDB and sending, shared with the service
-// worker). All strings come from the data-msg-* attributes of #pwa.
+// to send (N)", "my reports"), sending.js (when to send, saying the outcome), outbox.js
+// (IndexedDB and sending, shared with the service worker). All strings come from the data-msg-* attributes of #pwa.
 //
 // Online, the form is still sent by htmx (its attributes are left alone); this script only
 // (1) keeps a draft of it in IndexedDB, (2) swaps the chosen photos for scaled-down copies, and
@@ -15,28 +15,25 @@
   var Outbox = window.LckzmOutbox;
   var Photos = window.LckzmPhotos;
   var Lists = window.LckzmLists;
+  var Sending = window.LckzmSending;
   var Dom = window.LckzmDom;
-  var $ = Dom.byId, say = Dom.say, fmt = Dom.fmt;
+  var $ = Dom.byId, say = Dom.say;
   var SAVE_DELAY_MS = 400;
   var MAX_PHOTOS = 5;            // when the form does not say (data-max-photos, from the config)
 
   var root = $("pwa");
-  if (!Outbox || !Photos || !Lists || !root) return;
+  if (!Outbox || !Photos || !Lists || !Sending || !root) return;
   var msg = root.dataset;
   var form = document.querySelector("form[data-draft-form]");
   var current = null;       // client_id of the draft in the form
   var photos = [];          // [{blob, name, type, lat, long, taken_at}] of the draft in the form
   var loading = false;      // a draft is being put in the form: its input events are not edits
   var saveTimer = null;
-  var retryTimer = null;
   var photoWork = Promise.resolve();
 
   function noop() { return null; }
   function formShown() { return !!(form && document.body.contains(form)); }
   function notice(text, kind) { Dom.notice($("form-summary"), text, kind); }
-  function syncOptions(force) {
-    return { csrfUrl: msg.csrfUrl, reportUrl: msg.reportUrl, force: !!force };
-  }
   function maxPhotos() { return parseInt(form.dataset.maxPhotos, 10) || MAX_PHOTOS; }
 
   // ---- the form's fields <-> a draft ----------------------------------------------------------
@@ -184,22 +181,7 @@
       });
   }
 
-  // ---- queueing and sending ----------------------------------------------------------------
-
-  function requestBackgroundSync() {
-    if (!("serviceWorker" in navigator)) return Promise.resolve();
-    return navigator.serviceWorker.ready.then(function (registration) {
-      if (registration.sync) return registration.sync.register(Outbox.SYNC_TAG);
-      return null;
-    }).catch(noop);
-  }
-
-  // A report is waiting on this device only: ask the browser not to evict its storage under
-  // pressure (it may grant it silently, e.g. for an installed app, or refuse).
-  function keepStorage() {
-    if (!navigator.storage || !navigator.storage.persist) return;
-    navigator.storage.persist().catch(noop);
-  }
+  // ---- queueing ----------------------------------------------------------------------------
 
   // Move the form's draft to the outbox and start a new, empty form.
   function queueCurrent(message) {
@@ -212,42 +194,11 @@
       });
     }).then(function (draft) {
       if (!draft) return;
-      keepStorage();
       newDraft();
       notice(message, "info");
-      requestBackgroundSync();
       renderOutbox();
-      if (navigator.onLine) flush(true);
+      Sending.queued();
     });
-  }
-
-  function flush(force) {
-    return Outbox.sendAll(syncOptions(force)).then(afterSend).catch(noop);
-  }
-
-  function afterSend(result) {
-    result = result || {};
-    var parts = [];
-    (result.sent || []).forEach(function (entry) { parts.push(fmt(msg.msgSent, { number: entry.number })); });
-    if (result.rejected) parts.push(msg.msgRejected);
-    if (result.retry) parts.push(msg.msgRetry);
-    if (parts.length) say("outbox-status", parts.join(" "));
-    if ((result.sent || []).length) {
-      if (formShown()) notice(parts.join(" "), "success");
-      if (window.LckzmPwa) window.LckzmPwa.offerInstall();
-    }
-    scheduleRetry();
-    return Promise.all([renderOutbox(), Lists.renderMyReports()]).then(function () { return result; });
-  }
-
-  // Wake up when the earliest back-off ends (the outbox skips drafts whose time has not come).
-  function scheduleRetry() {
-    clearTimeout(retryTimer);
-    Outbox.listDrafts().then(function (drafts) {
-      var next = drafts.filter(function (d) { return d.state === "queued" && d.next_try; })
-        .map(function (d) { return d.next_try; }).sort()[0];
-      if (next) retryTimer = setTimeout(function () { if (navigator.onLine) flush(false); }, Math.max(1000, next - Date.now()));
-    }).catch(noop);
   }
 
   // ---- the waiting list ---------------------------------------------------------------------
@@ -390,15 +341,11 @@
     ready.then(function () {
       renderOutbox();
       Lists.renderMyReports().then(Lists.refreshStatuses);
-      if (navigator.onLine) flush(false);  // on app open
+      Sending.start({
+        renderOutbox: renderOutbox,
+        onSent: function (text) { if (formShown()) notice(text, "success"); }
+      });
     });
-    var send = $("outbox-send");
-    if (send) send.addEventListener("click", function () {
-      say("outbox-status", msg.msgStateSending);
-      flush(true);
-    });
-    window.addEventListener("online", function () { flush(true); });
-    document.addEventListener("lckzm:outbox-changed", function (event) { afterSend(event.detail); });
   }
 
   start();

@@ -1,7 +1,7 @@
 """The installable, offline-first app: service worker, web manifest, offline and install pages.
 
 The browser half lives in ``static/sw.js`` (caching strategies, Background Sync) and
-``static/js/{outbox,pwa,drafts,photos,lists,dom}.js`` (drafts in IndexedDB, sending, "my reports").
+``static/js/{outbox,pwa,drafts,photos,lists,sending,dom}.js`` (drafts in IndexedDB, sending, "my reports").
 """
 from __future__ import annotations
 
