@@ -1,6 +1,7 @@
 """The report form, submission and the private tracking page (thin: parse, call, render)."""
 from __future__ import annotations
 
+import json
 import uuid
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
@@ -114,18 +115,22 @@ def _read_photos(form: ReportForm):
 def _respond_submitted(submitted: Submitted):
     report = submitted.report
     track = url_for("reports.track", token=submitted.tracking_token)
+    sent = {
+        "service_request_id": str(report.id),
+        "number": report.number,
+        "status": report.status,
+        "created": submitted.created,
+        "public_url": url_for("reports.detail", report_id=report.id),
+        "tracking_url": track,
+    }
     if wants_json():
-        return jsonify({
-            "service_request_id": str(report.id),
-            "number": report.number,
-            "status": report.status,
-            "created": submitted.created,
-            "public_url": url_for("reports.detail", report_id=report.id),
-            "tracking_url": track,
-        }), (201 if submitted.created else 200)
+        return jsonify(sent), (201 if submitted.created else 200)
     if is_htmx():
-        return render_template("reports/_sent.html", report=report, tracking_url=track,
-                               created=submitted.created)
+        response = current_app.make_response(render_template(
+            "reports/_sent.html", report=report, tracking_url=track, created=submitted.created))
+        # For static/js/drafts.js ("my reports" on the device), instead of scraping the fragment.
+        response.headers["HX-Trigger"] = json.dumps({"report-sent": {**sent, "client_id": report.client_id}})
+        return response
     return redirect(url_for("reports.track", token=submitted.tracking_token, sent=1), 303)
 
 
