@@ -78,7 +78,8 @@ def jpeg_structure(data: bytes) -> JpegStructure | None:
     """Walk the markers of the JPEG in ``data`` up to the EOI of its first image.
 
     Returns None when ``data`` does not start with SOI, a segment runs past the end, or no frame
-    header (SOF) comes before the first scan. Reads headers only: fast even for 20 MB (the scan
+    header (SOF) comes before the first scan (bytes between segments that are not a marker are
+    skipped, as Pillow and libjpeg skip them). Reads headers only: fast even for 20 MB (the scan
     data is skipped with a regular expression).
     """
     if data[:2] != b"\xff\xd8":
@@ -87,8 +88,9 @@ def jpeg_structure(data: bytes) -> JpegStructure | None:
     frame = None
     entropy = 0
     while pos < end:
-        if data[pos] != 0xFF:
-            return None
+        if data[pos] != 0xFF:  # junk between segments: skipped, as Pillow and libjpeg do
+            pos += 1
+            continue
         while pos < end and data[pos] == 0xFF:  # fill bytes before a marker
             pos += 1
         if pos >= end:

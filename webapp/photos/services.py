@@ -168,6 +168,8 @@ def process_photo(data: bytes, *, filename: str | None = None,
             if width < 1 or height < 1 or width * height > MAX_PIXELS:
                 raise PhotoError(_bomb_message(), filename)
             jpeg = limits.jpeg_structure(data) if im.format in ("JPEG", "MPO") else None
+            if im.format in ("JPEG", "MPO") and jpeg is None:
+                raise PhotoError(_corrupt_message(), filename)
             if (limits.full_decode_limit_applies(im.format, jpeg)
                     and width * height > limits.FULL_DECODE_MAX_PIXELS):
                 raise PhotoError(_costly_message(), filename)
