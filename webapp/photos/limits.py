@@ -5,8 +5,9 @@ that depends on the format:
 
 * a sequential (baseline) JPEG is decoded at a reduced DCT scale (``Image.draft``: 1/2, 1/4 or
   1/8, never below the 2048 px public size), so even 60 megapixels decode as at most a few;
-* PNG, WebP and HEIC have no reduced-scale decode in Pillow, and a progressive JPEG keeps a
-  coefficient buffer of the whole image (2 bytes per sample) before the scaled IDCT: these are
+* PNG, WebP and HEIC have no reduced-scale decode in Pillow, and a progressive JPEG (or a
+  sequential one in several scans) keeps a coefficient buffer of the whole image (2 bytes per
+  sample) before the scaled IDCT: these are
   decoded at full size. A 175 kB PNG of 7745x7745 px took 3 s of CPU and about 300 MB, so they
   get a lower limit, :data:`FULL_DECODE_MAX_PIXELS` (25 MP: an iPhone's 24 MP HEIC fits; phones
   running the offline app send at most 2048 px anyway).
@@ -54,7 +55,8 @@ class JpegStructure:
     ``sof`` is the frame marker (0xC0 baseline, 0xC2 progressive, ...); ``width``/``height``
     are the frame's pixels; ``sampling`` is one ``(h, v)`` factor pair per component;
     ``entropy_bytes`` counts the bytes of all scans' entropy-coded data; ``eoi`` is the offset
-    of the EOI marker ending the image, None when the file ends before it.
+    of the EOI marker ending the image, None when the file ends before it; ``scans`` counts
+    the SOS markers.
     """
 
     sof: int
@@ -63,11 +65,14 @@ class JpegStructure:
     sampling: tuple[tuple[int, int], ...]
     entropy_bytes: int
     eoi: int | None
+    scans: int = 1
 
     @property
     def sequential(self) -> bool:
-        """One scan per component set, decoded line by line (baseline or extended)."""
-        return self.sof in _SEQUENTIAL
+        """A sequential (baseline or extended) JPEG in a single scan: decoded line by line, with
+        no buffer for the whole image. (libjpeg buffers a sequential JPEG in several scans, one
+        per component, like a progressive one.)"""
+        return self.sof in _SEQUENTIAL and self.scans == 1
 
     @property
     def huffman(self) -> bool:
@@ -86,7 +91,7 @@ def jpeg_structure(data: bytes) -> JpegStructure | None:
         return None
     pos, end = 2, len(data)
     frame = None
-    entropy = 0
+    entropy = scans = 0
     while pos < end:
         if data[pos] != 0xFF:  # junk between segments: skipped, as Pillow and libjpeg do
             pos += 1
@@ -100,7 +105,7 @@ def jpeg_structure(data: bytes) -> JpegStructure | None:
         if marker == _EOI:
             if frame is None:
                 return None
-            return JpegStructure(*frame, entropy_bytes=entropy, eoi=pos - 2)
+            return JpegStructure(*frame, entropy_bytes=entropy, eoi=pos - 2, scans=scans)
         if marker in (_SOI, 0x01) or 0xD0 <= marker <= 0xD7:  # no length field
             continue
         if pos + 2 > end:
@@ -119,10 +124,11 @@ def jpeg_structure(data: bytes) -> JpegStructure | None:
             found = _SCAN_END.search(data, pos)
             scan_end = found.start() if found else end
             entropy += scan_end - pos
+            scans += 1
             pos = scan_end
     if frame is None:
         return None
-    return JpegStructure(*frame, entropy_bytes=entropy, eoi=None)
+    return JpegStructure(*frame, entropy_bytes=entropy, eoi=None, scans=scans)
 
 
 def _frame(marker: int, body: bytes):
