@@ -191,6 +191,156 @@ def test_over_20_mb_is_refused_and_limit_is_configurable():
     assert process_photo(data, max_bytes=len(data)).content_type == "image/jpeg"
 
 
+# --- decode cost and JPEGs whose data stops short ------------------------------------------
+
+def jpeg_with_frame_size(data: bytes, width: int, height: int) -> bytes:
+    """``data`` (a JPEG) with its frame header (SOF) patched to claim ``width`` x ``height``;
+    the scan data stays as it was."""
+    out = bytearray(data)
+    pos = 2
+    while True:
+        assert out[pos] == 0xFF
+        marker, length = out[pos + 1], struct.unpack(">H", out[pos + 2:pos + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2):
+            struct.pack_into(">HH", out, pos + 5, height, width)
+            return bytes(out)
+        pos += 2 + length
+
+
+def small_real_jpeg(**save) -> bytes:
+    """A 64x64 JPEG of a real photo (the Łódź fixture scaled down)."""
+    out = io.BytesIO()
+    Image.open(io.BytesIO(read(LODZ))).convert("RGB").resize((64, 64)).save(out, "JPEG", quality=90, **save)
+    return out.getvalue()
+
+
+# A progressive JPEG over 25 MP is refused for its cost first: 4000x5000 reaches the data check.
+@pytest.mark.parametrize("progressive, size", [(False, (7000, 8000)), (True, (4000, 5000))])
+def test_jpeg_header_claiming_7000x8000_over_a_64x64_body_is_refused(progressive, size):
+    body = small_real_jpeg(progressive=progressive)
+    assert process_photo(body).width == 64  # the body alone is a good photo
+    claimed = jpeg_with_frame_size(body, *size)
+    assert Image.open(io.BytesIO(claimed)).size == size
+    with pytest.raises(PhotoError, match="damaged or incomplete") as err:
+        process_photo(claimed, filename="grey.jpg")
+    assert err.value.filename == "grey.jpg"
+
+
+@pytest.mark.parametrize("name", [LODZ, ORIENT6])
+def test_jpeg_cut_short_but_closed_with_an_end_marker_is_refused(name):
+    # A cut upload "repaired" by appending EOI: libjpeg would fill the missing half with grey.
+    data = read(name)
+    with pytest.raises(PhotoError, match="damaged or incomplete"):
+        process_photo(data[: len(data) // 2] + b"\xff\xd9")
+    with pytest.raises(PhotoError, match="damaged or incomplete"):
+        process_photo(data[:-200] + b"\xff\xd9")
+
+
+def test_jpeg_without_an_end_marker_but_complete_is_kept():
+    data = read(ITALY)
+    assert data.endswith(b"\xff\xd9")
+    assert process_photo(data[:-2]).public_jpeg == process_photo(data).public_jpeg
+
+
+def test_truncated_images_must_not_be_loaded_process_wide(monkeypatch):
+    from PIL import ImageFile
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(RuntimeError, match="LOAD_TRUNCATED_IMAGES"):
+        process_photo(read(LODZ))
+
+
+@pytest.mark.parametrize("optimize", [False, True])
+def test_flat_large_jpeg_that_compresses_to_little_is_still_a_photo(optimize):
+    # One colour over 36 MP: a few hundred kB, but every block is there.
+    out = io.BytesIO()
+    Image.new("RGB", (7000, 5200), (90, 120, 60)).save(out, "JPEG", quality=75, optimize=optimize)
+    photo = process_photo(out.getvalue())
+    assert (photo.width, photo.height) == (2048, 1521)
+    assert Image.open(io.BytesIO(photo.public_jpeg)).convert("RGB").getpixel((2000, 1500)) == pytest.approx(
+        (90, 120, 60), abs=3)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_full_decode_formats_are_limited_to_25_megapixels(fmt):
+    # The 175 kB, 7745x7745 PNG that cost 3 s of CPU: refused from its header now.
+    data = png_bomb(7745)
+    assert len(data) < 200_000
+    with pytest.raises(PhotoError, match="at most 25 megapixels") as err:
+        process_photo(data, filename="big.png")
+    assert err.value.filename == "big.png"
+    if fmt == "WEBP":
+        out = io.BytesIO()
+        Image.new("RGB", (5001, 5000), "white").save(out, "WEBP", lossless=True)
+        with pytest.raises(PhotoError, match="at most 25 megapixels"):
+            process_photo(out.getvalue())
+    else:
+        with pytest.raises(PhotoError, match="at most 25 megapixels"):
+            process_photo(png_header_only(5001, 5000))
+        # just under the limit: a header-only PNG gets as far as decoding (and is damaged)
+        with pytest.raises(PhotoError, match="damaged or incomplete"):
+            process_photo(png_header_only(5000, 5000))
+
+
+def test_progressive_jpeg_has_the_full_decode_limit_but_baseline_has_60_mp():
+    img = Image.new("RGB", (7745, 7745), (200, 200, 200))
+    baseline, progressive = io.BytesIO(), io.BytesIO()
+    img.save(baseline, "JPEG", quality=70)
+    img.save(progressive, "JPEG", quality=70, progressive=True)
+    assert process_photo(baseline.getvalue()).width == 2048  # decoded at 1/2 scale
+    with pytest.raises(PhotoError, match="at most 25 megapixels"):
+        process_photo(progressive.getvalue())
+
+
+def test_the_polish_message_for_a_costly_image(app):
+    from flask_babel import force_locale
+    with app.test_request_context(), force_locale("pl"):
+        with pytest.raises(PhotoError) as err:
+            process_photo(png_bomb(7745))
+        assert "25 megapikseli" in str(err.value)
+
+
+def test_decode_gate_bounds_concurrent_decodes():
+    from webapp.photos.limits import DecodeBusy, DecodeGate
+    gate = DecodeGate(slots=1, wait=0.01)
+    with gate.slot():
+        with pytest.raises(DecodeBusy):
+            with gate.slot():
+                pass
+    with gate.slot():  # released again
+        pass
+    two = DecodeGate(slots=2, wait=0.01)
+    with two.slot(), two.slot():
+        with pytest.raises(DecodeBusy):
+            with two.slot():
+                pass
+
+
+def test_busy_photo_decoder_answers_503_and_stores_nothing(make_app):
+    from webapp.photos.limits import DECODE_GATE
+    from tests.helpers import report_form
+    app = make_app(PHOTO_DECODE_WAIT_SECONDS=0.01)
+    client = app.test_client()
+    with DECODE_GATE.slot():  # every slot taken (one per process by default)
+        r = client.post("/report", data=report_form(client, media=[(io.BytesIO(read(LODZ)), "a.jpg")]),
+                        headers={"Accept": "application/json"}, content_type="multipart/form-data")
+        assert r.status_code == 503
+        assert r.headers["Retry-After"] == "30"
+        r = client.post("/report", data=report_form(client, media=[(io.BytesIO(read(LODZ)), "a.jpg")]),
+                        content_type="multipart/form-data")
+        assert r.status_code == 503
+        page = r.get_data(as_text=True)
+        assert "Trwa przetwarzanie wielu zdjęć" in page
+        assert "Piotrkowska 104" in page  # the form comes back filled in
+    from sqlalchemy import func, select
+    from webapp.extensions import db
+    from webapp.reports.models import Report
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Report)) == 0
+    r = client.post("/report", data=report_form(client, media=[(io.BytesIO(read(LODZ)), "a.jpg")]),
+                    content_type="multipart/form-data")
+    assert r.status_code == 303  # free again
+
+
 # --- orientation -------------------------------------------------------------------------
 
 def edge_brightness(im: Image.Image) -> dict[str, float]:

@@ -58,6 +58,10 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         "PHOTO_MAX_BYTES": 20 * 1024 * 1024,
         "PHOTO_MAX_COUNT": 5,
+        # Photo decodes running at once in one process (the rest wait, then 503): uploads use at
+        # most this many cores and public reads keep the others (webapp/photos/limits.py).
+        "PHOTO_DECODE_SLOTS": int(os.environ.get("PHOTO_DECODE_SLOTS", "1")),
+        "PHOTO_DECODE_WAIT_SECONDS": float(os.environ.get("PHOTO_DECODE_WAIT_SECONDS", "20")),
         "MEDIA_STORAGE": os.environ.get("MEDIA_STORAGE", "filesystem"),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT") or str(instance_path / "media"),
         "ROUTING_FILE": os.environ.get("ROUTING_FILE") or str(root_path / "routing.toml"),

@@ -114,9 +114,11 @@ class MapPage:
 
     def marker_tip(self) -> tuple[float, float]:
         """The marker's tip in px from the map's centre (the default icon is 25x41, anchored at
-        12,41); both boxes measured together, so scrolling does not matter."""
-        box = self.page.locator("#report-map .leaflet-marker-icon").bounding_box()
-        frame = self.page.locator("#report-map").bounding_box()
+        12,41); both boxes are measured in one call (one layout), so a scroll between two
+        measurements (the error summary takes focus) cannot leak into the difference."""
+        box, frame = self.page.evaluate("""() => [
+            document.querySelector('#report-map .leaflet-marker-icon'), document.querySelector('#report-map')
+        ].map(e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width, height: r.height}; })""")
         return (box["x"] + 12 - (frame["x"] + frame["width"] / 2),
                 box["y"] + 41 - (frame["y"] + frame["height"] / 2))
 
@@ -158,12 +160,26 @@ def _click_offset(m: MapPage, dx: float, dy: float):
     return to_degrees(x0 + dx, y0 + dy, 13)
 
 
+def _wait_map_still(m: MapPage):
+    """Wait until the map's pan animation has ended: Leaflet marks the map pane with
+    ``leaflet-pan-anim`` while it pans, and the marker no longer moves between two reads."""
+    last = [None]
+
+    def still():
+        if m.page.locator("#report-map .leaflet-pan-anim").count():
+            return False
+        tip, last[0] = last[0], m.marker_tip()
+        return tip == last[0]
+    wait_until(m.page, still, what="the map to stop moving")
+
+
 # ---- tests ---------------------------------------------------------------------------------------
 
 def test_first_load_of_the_form_does_not_fetch_leaflet(desktop):
     page = desktop.open_form()
-    page.wait_for_load_state("load")
-    page.wait_for_timeout(500)
+    # Everything the page loads on its own (incl. the service worker's precache) has been asked
+    # for once the network is idle; nothing of it may be Leaflet, the outline or a tile.
+    page.wait_for_load_state("networkidle")
     fetched = [u for u in desktop.requests if "leaflet" in u or "/geo/" in u]
     assert fetched == []
     assert desktop.tiles == []
@@ -207,12 +223,11 @@ def test_a_point_outside_lodz_says_so_at_once(desktop):
     page = desktop.open_form()
     desktop.open_map()
     # zoom out twice (13 -> 11) to see beyond the city limits
-    for _ in range(2):
+    for zoom in (12, 11):
         page.click("#report-map .leaflet-control-zoom-out")
-        page.wait_for_timeout(400)
-    wait_until(page, lambda: any("/11/" in u for u in desktop.tiles), what="zoom 11 tiles")
-    wait_until(page, lambda: page.evaluate(
-        "!document.querySelector('#report-map .leaflet-zoom-anim')"), what="the zoom animation")
+        wait_until(page, lambda: any(f"/{zoom}/" in u for u in desktop.tiles), what=f"zoom {zoom} tiles")
+        wait_until(page, lambda: page.evaluate(
+            "!document.querySelector('#report-map .leaflet-zoom-anim')"), what="the zoom animation")
     box = desktop.map_box()
     dx = -box["width"] / 2 + 30       # near the map's west edge: about 19.13 E, west of the city
     box_cx, box_cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -305,7 +320,9 @@ def test_keyboard_can_pick_and_leave_the_map(desktop):
     desktop.open_map()
     page.focus("#report-map")
     page.keyboard.press("ArrowRight")   # Leaflet pans by 80 px
-    page.wait_for_timeout(400)
+    wait_until(page, lambda: page.evaluate(
+        "getComputedStyle(document.querySelector('#report-map .leaflet-map-pane')).transform")
+        == "matrix(1, 0, 0, 1, -80, 0)", what="the 80 px pan to end")
     page.keyboard.press("Enter")        # the marker goes to the centre
     wait_until(page, lambda: page.input_value("#lat") != "", what="the latitude")
     got_lat, got_lng, source = desktop.fields()
@@ -360,7 +377,9 @@ def test_service_worker_does_not_cache_tiles(desktop):
     wait_until(page, lambda: page.evaluate("navigator.serviceWorker.controller !== null"), what="SW control")
     desktop.open_map()
     _click_offset(desktop, 10, 10)
-    page.wait_for_timeout(500)
+    # Every tile asked for has arrived (the service worker, if it cached tiles, did it by now).
+    wait_until(page, lambda: page.evaluate(
+        "[...document.querySelectorAll('#report-map img.leaflet-tile')].every(i => i.complete)"), what="the tiles")
     cached = page.evaluate("""async () => {
         const urls = [];
         for (const name of await caches.keys()) {
@@ -379,14 +398,19 @@ def test_map_follows_use_my_location_and_survives_an_htmx_error_swap(desktop):
     desktop.context.grant_permissions(["geolocation"])
     desktop.context.set_geolocation({"latitude": 51.7786, "longitude": 19.4475, "accuracy": 10})
     desktop.open_map()
-    _click_offset(desktop, 0, 0)
+    # Off centre on purpose: a marker put in the centre would pass the "followed" wait below
+    # before the map had moved at all (then the pan could still run during the error swap).
+    _click_offset(desktop, 60, 40)
     wait_until(page, lambda: page.locator("#report-map .leaflet-marker-icon").count() == 1, what="the marker")
+    tip = desktop.marker_tip()
+    assert abs(tip[0] - 60) <= 1.5 and abs(tip[1] - 40) <= 1.5, tip
     # "Use my location" fills the fields from another script: the marker follows (Manufaktura,
     # out of view at zoom 13 around the centre, so the map moves there too)
     page.click("#use-location")
     wait_until(page, lambda: page.input_value("#lat") == "51.778600", what="the device position")
     assert page.input_value("#location_source") == "device"   # the map does not overwrite it
     wait_until(page, lambda: max(map(abs, desktop.marker_tip())) <= 1.5, what="the marker to follow")
+    _wait_map_still(desktop)
 
     # a validation error comes back out of band: the map stays as it is
     page.click("button[type=submit]")

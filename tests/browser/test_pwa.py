@@ -186,7 +186,9 @@ def test_offline_report_with_photo_is_kept_and_sent_exactly_once_when_back_onlin
     context.set_offline(False)
     wait_until(page, lambda: count_reports(live_server.app) >= 1, what="the report to reach the server")
     wait_js(page, "document.getElementById('outbox').hidden")
-    page.wait_for_timeout(1500)  # the online event and Background Sync both fired: still one
+    # The online event and Background Sync may both have started a send: wait until no send is
+    # running or queued (the outbox holds the "lckzm-outbox" Web Lock while it sends), then still one.
+    wait_js(page, "navigator.locks.query().then(s => s.held.length === 0 && s.pending.length === 0)")
     assert count_reports(live_server.app) == 1
     assert draft_count(page) == 0
 
@@ -241,7 +243,7 @@ def test_upload_cut_off_mid_way_still_makes_one_report(page, context, live_serve
 
     wait_until(page, lambda: len(posts) >= 2, what="the outbox to send again")
     wait_js(page, "!document.getElementById('my-reports').hidden")
-    page.wait_for_timeout(1000)
+    wait_js(page, "navigator.locks.query().then(s => s.held.length === 0 && s.pending.length === 0)")
     assert count_reports(live_server.app) == 1
     assert draft_count(page) == 0
     report, originals = only_report(live_server.app)

@@ -6,8 +6,10 @@ orientation) on the small image, converted to sRGB and encoded; the thumbnail is
 public copy, not from the original.
 
 Limits: 20 MB per file (the Core issue), 60 megapixels per image (a 48 MP phone sensor fits;
-a decompression bomb does not). The pixel count is read from the file header and checked before
-any bitmap is allocated.
+a decompression bomb does not), and 25 megapixels for what cannot be decoded at a reduced scale
+(PNG, WebP, HEIC, progressive JPEG; see :mod:`webapp.photos.limits`). The pixel count is read
+from the file header and checked before any bitmap is allocated; the decode itself waits for a
+slot of :data:`webapp.photos.limits.DECODE_GATE`.
 """
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ import pillow_heif
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 from PIL.ExifTags import IFD
+
+from webapp.photos import limits
+from webapp.photos.limits import DecodeBusy  # noqa: F401  (re-exported for the views)
 
 pillow_heif.register_heif_opener()
 
@@ -122,9 +127,15 @@ def process_photo(data: bytes, *, filename: str | None = None,
     Accepts JPEG, PNG, WebP and HEIC up to ``max_bytes`` and :data:`MAX_PIXELS` pixels.
 
     Raises :class:`PhotoError` for an empty or too large file, an unsupported format, a
-    decompression bomb (refused from the header, before any bitmap is allocated) and a
-    truncated or corrupt file. Pure: needs no Flask application.
+    decompression bomb or an image too costly for its format (refused from the header, before
+    any bitmap is allocated) and a truncated or corrupt file, including a JPEG whose scan
+    stops short of the size its header claims. Raises
+    :class:`webapp.photos.limits.DecodeBusy` when no decode slot frees up in time (the
+    server is busy: answer 503). Pure: needs no Flask application.
     """
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # something in the process switched it on: fail loudly
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False: truncated photos "
+                           "would be stored with grey parts")
     if not data:
         raise PhotoError(_l("The file is empty."), filename)
     if len(data) > max_bytes:
@@ -156,6 +167,15 @@ def process_photo(data: bytes, *, filename: str | None = None,
             width, height = im.size
             if width < 1 or height < 1 or width * height > MAX_PIXELS:
                 raise PhotoError(_bomb_message(), filename)
+            jpeg = limits.jpeg_structure(data) if im.format in ("JPEG", "MPO") else None
+            if im.format in ("JPEG", "MPO") and jpeg is None:
+                raise PhotoError(_corrupt_message(), filename)
+            if (limits.full_decode_limit_applies(im.format, jpeg)
+                    and width * height > limits.FULL_DECODE_MAX_PIXELS):
+                raise PhotoError(_costly_message(), filename)
+            if jpeg is not None and jpeg.huffman and jpeg.entropy_bytes < limits.min_entropy_bytes(jpeg):
+                # A header claiming far more pixels than the data holds: libjpeg would make grey.
+                raise PhotoError(_corrupt_message(), filename)
             try:
                 exif = im.getexif()
             except Exception:
@@ -164,19 +184,21 @@ def process_photo(data: bytes, *, filename: str | None = None,
             taken_at = read_taken_at(exif)
             # pillow-heif applies HEIF rotation itself and drops the EXIF tag.
             orientation = exif.get(_TAG_ORIENTATION) if im.format != "HEIF" else None
-            try:
-                public = _public_image(im, orientation)
-            except Exception:
-                raise PhotoError(_corrupt_message(), filename) from None
+            with limits.DECODE_GATE.slot():
+                try:
+                    public = _public_image(_decodable(im, data, jpeg), orientation)
+                except Exception:
+                    raise PhotoError(_corrupt_message(), filename) from None
+                thumb = public.resize(_fit(public.size, THUMB_LONG_SIDE), Image.Resampling.LANCZOS,
+                                      reducing_gap=2.0) if max(public.size) > THUMB_LONG_SIDE else public
+                public_jpeg, thumb_jpeg = _encode(public, PUBLIC_QUALITY), _encode(thumb, THUMB_QUALITY)
 
-    thumb = public.resize(_fit(public.size, THUMB_LONG_SIDE), Image.Resampling.LANCZOS,
-                          reducing_gap=2.0) if max(public.size) > THUMB_LONG_SIDE else public
     return ProcessedPhoto(
         sha256=hashlib.sha256(data).hexdigest(),
         content_type=content_type,
         original=data,
-        public_jpeg=_encode(public, PUBLIC_QUALITY),
-        thumb_jpeg=_encode(thumb, THUMB_QUALITY),
+        public_jpeg=public_jpeg,
+        thumb_jpeg=thumb_jpeg,
         width=public.width,
         height=public.height,
         gps_lat=gps_lat,
@@ -188,6 +210,22 @@ def process_photo(data: bytes, *, filename: str | None = None,
 def _bomb_message():
     return _l("The image has too many pixels (at most %(mp)d megapixels).",
               mp=MAX_PIXELS // 1_000_000)
+
+
+def _costly_message():
+    return _l("The image has too many pixels for its format: a PNG, WebP, HEIC or progressive "
+              "JPEG may have at most %(mp)d megapixels (a JPEG photo from a camera up to %(max)d). "
+              "Send a smaller image or a JPEG.",
+              mp=limits.FULL_DECODE_MAX_PIXELS // 1_000_000, max=MAX_PIXELS // 1_000_000)
+
+
+def _decodable(im: ImageFile.ImageFile, data: bytes, jpeg: limits.JpegStructure | None) -> ImageFile.ImageFile:
+    """The image to decode: ``im`` itself, or for a sequential JPEG the same image opened
+    without its EOI marker, so that a scan stopping short raises instead of decoding as grey
+    (:func:`webapp.photos.limits.without_eoi`)."""
+    if jpeg is None or not jpeg.sequential:
+        return im
+    return Image.open(io.BytesIO(limits.without_eoi(data, jpeg)), formats=["JPEG"])
 
 
 def _unsupported_message():

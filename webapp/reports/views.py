@@ -9,6 +9,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from webapp.extensions import limiter
+from webapp.photos.limits import DecodeBusy
 from webapp.negotiation import is_htmx, wants_json
 from webapp.reports.forms import ReportForm
 from webapp.reports.services import (ReportInput, SubmissionError, Submitted, check_report, find_by_client_id,
@@ -69,7 +70,10 @@ def create():
     errors: dict[str, list] = {}
     if not form.validate():
         errors.update({k: list(v) for k, v in form.errors.items() if k != "csrf_token"})
-    photos, photo_errors = _read_photos(form)
+    try:
+        photos, photo_errors = _read_photos(form)
+    except DecodeBusy:
+        return _respond_busy(form)
     if photo_errors:
         errors.setdefault("media", []).extend(photo_errors)
     from webapp.routing.services import current_routing
@@ -96,7 +100,8 @@ def create():
 
 def _read_photos(form: ReportForm):
     """Process the uploaded files; returns (photos, error messages). Each file is checked by
-    its content (Pillow), never by its name."""
+    its content (Pillow), never by its name. Raises :class:`DecodeBusy` when no photo decode
+    slot frees up in time."""
     from webapp.photos.services import PhotoError, process_photo
     limit = current_app.config["PHOTO_MAX_BYTES"]
     files = [f for f in (form.media.data or []) if getattr(f, "filename", None)]
@@ -110,6 +115,23 @@ def _read_photos(form: ReportForm):
         except PhotoError as e:
             errors.append(f"{upload.filename}: {e.message}")
     return photos, errors
+
+
+def _respond_busy(form: ReportForm):
+    """503 with Retry-After: every photo decode slot stayed taken (webapp/photos/limits.py).
+    Nothing was stored. The offline app's outbox (JSON) sends the report again by itself, an
+    htmx form keeps its fields and shows the message, a plain form is shown again filled in."""
+    from webapp.errors import render_error
+    message = _("Many photos are being processed right now. Your report has not been sent yet: "
+                "try again in a minute.")
+    if wants_json() or is_htmx():
+        response = current_app.make_response(render_error(503, message))
+    else:
+        response = current_app.make_response((render_template(
+            "reports/new.html", form=form, errors={"media": [message]},
+            photos_lost=bool(form.media.data)), 503))
+    response.headers["Retry-After"] = "30"
+    return response
 
 
 def _respond_submitted(submitted: Submitted):
