@@ -39,6 +39,7 @@ from flask_babel import lazy_gettext as _l
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.reports.models import STATUS_LABELS, Status, StatusChange
+from webapp.reports.signals import report_status_changed
 
 S = Status
 
@@ -158,6 +159,7 @@ def dispatch_report(report, *, actor_kind: str = "system", actor_id: str | None 
     enqueue_dispatch(report, link, unit, note=change.note)
     if released:
         enqueue_status_notice(report, change)
+        report_status_changed.send(report, report=report, change=change)
     return link
 
 
@@ -241,4 +243,5 @@ def set_status(report, status, *, actor_kind: str, actor_id: str | None, note: s
         link = issue_link(report, new_unit.id, now=now)
         enqueue_dispatch(report, link, new_unit, note=note, from_unit=actor_id)
     enqueue_status_notice(report, change)
+    report_status_changed.send(report, report=report, change=change)
     return change
