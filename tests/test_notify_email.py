@@ -155,3 +155,32 @@ def test_privacy_page_names_the_retention_period_and_the_administrators_address(
     assert '<a href="mailto:iod@lodz.example">iod@lodz.example</a>' in page
     page = app.test_client().get("/privacy?lang=en").get_data(as_text=True)
     assert "14 days after your report is closed" in page
+
+
+def test_a_report_sent_without_email_can_get_email_updates_from_its_tracking_page(make_app, smtp_server):
+    from webapp.dispatch.services import process_due
+    from webapp.reports.models import Report
+    app = make_app(**smtp_server.config)
+    client = app.test_client()
+    with app.app_context():
+        report, token = tracked_report()
+        report_id, number = report.id, report.number
+    page = client.get(f"/t/{token}?lang=en").get_data(as_text=True)
+    assert f'action="/t/{token}/email"' in page and "Prefer e-mail?" in page
+    token_ = csrf_token(client, f"/t/{token}")
+    refused = client.post(f"/t/{token}/email", data={"csrf_token": token_, "email": "jan@example.org"})
+    assert refused.status_code == 422 and "tick the consent box" in refused.get_data(as_text=True)
+    assert 'value="jan@example.org"' in refused.get_data(as_text=True)       # what was typed is kept
+    bad = client.post(f"/t/{token}/email", data={"csrf_token": token_, "email": "jan@", "consent": "y"})
+    assert bad.status_code == 422
+    done = client.post(f"/t/{token}/email", data={"csrf_token": token_, "email": "jan@example.org",
+                                                   "consent": "y"})
+    assert done.status_code == 303
+    with app.app_context():
+        report = db.session.get(Report, report_id)
+        assert (report.email, report.language) == ("jan@example.org", "en")
+        assert report.consent_version and report.consent_at and "processing of my e-mail" in report.consent_text
+        change_status(report_id)
+        process_due()
+    [msg] = smtp_server.wait_for(1)
+    assert msg["To"] == "jan@example.org" and msg["Subject"] == f"Report {number}: Accepted"

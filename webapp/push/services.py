@@ -405,3 +405,17 @@ def erase_expired_emails(*, now=None) -> int:
     if reports:
         log.info("erased the e-mail address of %d closed report(s)", len(reports))
     return len(reports)
+
+
+def give_email_consent(report: Report, email: str, *, consent_text: str, consent_version: str,
+                       lang: str) -> None:
+    """Record ``email`` and the consent to use it for ``report`` (from its tracking page), with
+    the consent's text, version and time (UTC) as the form does; notices then go out in
+    ``lang``. Commits. The caller has validated the address and the ticked consent."""
+    report.email = email
+    report.consent_text = consent_text
+    report.consent_version = consent_version
+    report.consent_at = utcnow()
+    if lang in LANGUAGES:
+        report.language = lang
+    db.session.commit()

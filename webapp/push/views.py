@@ -103,3 +103,21 @@ def email_unsubscribe(token: str):
         return _private(current_app.make_response(("", 200)))
     return _private(current_app.make_response(render_template("push/stop.html", channel="email", done=True,
                                                               tracking_url=url_for("reports.track", token=token))))
+
+
+@bp.route("/t/<token>/email", methods=["GET", "POST"])
+@limiter.limit(_write_limit, methods=["POST"])
+def email_consent(token: str):
+    """E-mail updates for a report sent without an address (offered where push cannot work):
+    the address and an explicit consent. 303 back to the tracking page, or 422 with the form."""
+    from webapp.push.forms import EmailConsentForm
+    report = _report_or_404(token)
+    form = EmailConsentForm()
+    if request.method == "POST" and form.validate():
+        services.give_email_consent(
+            report, form.email.data, consent_text=str(form.consent.label.text),
+            consent_version=current_app.config["CONSENT_VERSION"], lang=select_locale())
+        return redirect(url_for("reports.track", token=token) + "#notify", 303)
+    status = 422 if request.method == "POST" else 200
+    return _private(current_app.make_response((render_template(
+        "push/email.html", form=form, tracking_url=url_for("reports.track", token=token)), status)))
