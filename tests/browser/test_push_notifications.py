@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from tests.browser.axe import axe_violations
 from tests.browser.waiting import wait_until
 
 
@@ -39,6 +40,7 @@ def test_push_message_shows_a_notification_and_a_click_opens_the_tracking_page(p
     # The button is offered with its consent text; nothing asked for permission on load.
     wait_until(page, lambda: page.is_visible("button.push-on"), what="notify button")
     assert "Your browser will then ask for permission" in page.inner_text(".push-consent")
+    assert axe_violations(page) == []   # the notification box and the e-mail form included
 
     cdp = context.new_cdp_session(page)
     found = registration_id(cdp, live_server.url + "/")
