@@ -244,6 +244,10 @@ def test_bad_subscriptions_are_refused_with_a_message(push_app, service, mutate,
                          headers={"X-CSRFToken": csrf_token(client, f"/t/{token}")})
     assert answer.status_code == status and answer.get_json()["error"]
     assert client.post(f"/t/{token}/push", json=service.browser().subscription()).status_code == 400  # no CSRF
+    for garbage in (b"not json", b"[1, 2]", b'{"endpoint": ' + b'"' + b"x" * 5000 + b'"}'):
+        answer = client.post(f"/t/{token}/push", data=garbage, content_type="application/json",
+                             headers={"X-CSRFToken": csrf_token(client, f"/t/{token}")})
+        assert answer.status_code == 422
     assert client.post("/t/nope/push", json=service.browser().subscription(),
                        headers={"X-CSRFToken": csrf_token(client, f"/t/{token}")}).status_code == 404
 

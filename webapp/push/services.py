@@ -19,22 +19,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
-import ipaddress
 import json
 import logging
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale, gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select
 
 from webapp.clock import utcnow
 from webapp.dispatch.models import OutboxMessage
-from webapp.dispatch.services import enqueue
+from webapp.dispatch.services import enqueue, mail_context
 from webapp.extensions import db
 from webapp.push.models import PushSubscription
 from webapp.reports.models import Report, Status
@@ -119,8 +119,8 @@ def subscribe(report: Report, data, *, lang: str) -> PushSubscription:
     """Store (or refresh) the browser subscription ``data`` for ``report``; commits.
 
     Idempotent per (report, endpoint): subscribing again updates the keys and language. Refused
-    (:class:`SubscriptionError`) for a closed report, a bad subscription, or when the report
-    already has ``PUSH_MAX_PER_REPORT`` subscriptions.
+    (:class:`SubscriptionError`) for a bad subscription, a push service not allowed, or when
+    the report already has ``PUSH_MAX_PER_REPORT`` subscriptions.
     """
     endpoint, p256dh, auth = parse_subscription(data)
     lang = lang if lang in LANGUAGES else "pl"
@@ -255,9 +255,7 @@ def enqueue_push(report: Report, change) -> list[OutboxMessage]:
 
 
 def _url_context():
-    from webapp.dispatch.services import mail_context
-    import contextlib
-    from flask import has_request_context
+    """``url_for`` needs a request: outside one (worker, CLI) borrow the outbox's."""
     if has_request_context():
         return contextlib.nullcontext()
     return mail_context()
@@ -387,8 +385,9 @@ def erase_expired_emails(*, now=None) -> int:
     "Closed at" is the time of the report's latest status change; a reopened report is not
     closed. Nothing else about the report changes. ``now`` is UTC (tests move it).
     """
-    from webapp.reports.models import StatusChange
     from sqlalchemy import func
+
+    from webapp.reports.models import StatusChange
 
     now = now or utcnow()
     cutoff = now - timedelta(days=float(current_app.config.get("EMAIL_RETENTION_DAYS", 30)))

@@ -26,6 +26,8 @@ Rules (issue 2, "Department linked page"):
   for units), when (UTC), what (status, note, responsible unit after the change).
 - When the resident gave an e-mail and consent (regulamin pkt 5), each change made through
   :func:`set_status` (and the release of a moderated report) enqueues a notice to them.
+- Each such change is announced with :data:`webapp.reports.signals.report_status_changed`
+  (push notifications subscribe to it).
 
 Nothing here commits: the caller commits once, so the report, its history, links and outbox
 rows change together or not at all.
