@@ -256,3 +256,53 @@ function tellPages(result) {
     clients.forEach(function (client) { client.postMessage({ type: "outbox-changed", result: result }); });
   });
 }
+
+// ==== Push notifications (issue 8; webapp/push) ============================================
+// A status change of a followed report arrives as an encrypted Web Push message whose JSON is
+// {title, body, url, unsubscribe_url, stop_label, tag, number, lang, icon, badge}
+// (webapp.push.services.notification_for). Shown even when no page of the app is open; a click
+// focuses the report's tracking page or opens it. The tag makes a repeated message replace the
+// notification instead of adding a second one.
+
+// Only our own pages: a URL of another origin is reduced to its path on this one.
+function sameOriginUrl(url) {
+  try {
+    var u = new URL(url || "/", self.location.origin);
+    return u.origin === self.location.origin ? u.href : self.location.origin + u.pathname + u.search;
+  } catch (e) {
+    return self.location.origin + "/";
+  }
+}
+
+self.addEventListener("push", function (event) {
+  var data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch (e) {
+    data = { body: event.data ? event.data.text() : "" };
+  }
+  var options = {
+    body: data.body || "",
+    tag: data.tag || undefined,
+    lang: data.lang || undefined,
+    icon: data.icon || "/static/icons/icon-192.png",
+    badge: data.badge || "/static/icons/icon-192.png",
+    data: { url: sameOriginUrl(data.url), unsubscribeUrl: data.unsubscribe_url ? sameOriginUrl(data.unsubscribe_url) : null,
+            number: data.number || null },
+    actions: data.unsubscribe_url && data.stop_label ? [{ action: "unsubscribe", title: data.stop_label }] : []
+  };
+  event.waitUntil(self.registration.showNotification(data.title || ("ŁCKzM " + (data.number || "")), options));
+});
+
+self.addEventListener("notificationclick", function (event) {
+  var info = event.notification.data || {};
+  event.notification.close();
+  var target = event.action === "unsubscribe" && info.unsubscribeUrl ? info.unsubscribeUrl : (info.url || self.location.origin + "/");
+  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
+    for (var i = 0; i < windows.length; i++) {
+      if (windows[i].url === target && "focus" in windows[i]) return windows[i].focus();
+    }
+    return self.clients.openWindow(target);
+  }));
+});
+// ==== end of push notifications =============================================================

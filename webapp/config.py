@@ -93,13 +93,31 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         # A worker's claim on a message, renewed while it sends: a dead worker's message is
         # taken over by another within this (plus WORKER_POLL_SECONDS).
         "OUTBOX_LOCK_SECONDS": float(os.environ.get("OUTBOX_LOCK_SECONDS", "20")),
-        # Who is told (by e-mail) when a message cannot be delivered; unset: only the log.
-        "ADMIN_EMAIL": os.environ.get("ADMIN_EMAIL") or None,
         "OUTBOX_BACKOFF_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_SECONDS", "60")),
         "OUTBOX_BACKOFF_MAX_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_MAX_SECONDS", "3600")),
         "WORKER_BATCH_SIZE": int(os.environ.get("WORKER_BATCH_SIZE", "20")),
         "MAIL_USE_SSL": _bool("MAIL_USE_SSL"),
         "MAIL_TIMEOUT": int(os.environ.get("MAIL_TIMEOUT", "30")),
+        # The portal administrator's address: privacy page contact, alerts about undeliverable
+        # e-mail (empty: only the log); its mailto: is the VAPID subject too.
+        "ADMIN_EMAIL": os.environ.get("ADMIN_EMAIL", "lckzm@uml.lodz.pl"),
+        # Notifications (webapp/push). VAPID_PRIVATE_KEY: PEM text or a file path; empty: the key
+        # made once into instance/vapid_private.pem.
+        "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY") or None,
+        "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT")
+        or f"mailto:{os.environ.get('ADMIN_EMAIL', 'lckzm@uml.lodz.pl')}",
+        # Push services the worker may POST to (host, or .suffix for subdomains): the big
+        # browsers' ones. Anything else is refused when subscribing (no requests to internal hosts).
+        "PUSH_ALLOWED_HOSTS": [h.strip() for h in os.environ.get(
+            "PUSH_ALLOWED_HOSTS", "fcm.googleapis.com,.push.services.mozilla.com,"
+            ".notify.windows.com,web.push.apple.com,.push.apple.com").split(",") if h.strip()],
+        "PUSH_ALLOW_HTTP": _bool("PUSH_ALLOW_HTTP"),
+        "PUSH_TTL_SECONDS": int(os.environ.get("PUSH_TTL_SECONDS", str(2 * 24 * 3600))),
+        "PUSH_MAX_FAILURES": int(os.environ.get("PUSH_MAX_FAILURES", "5")),
+        "PUSH_MAX_PER_REPORT": int(os.environ.get("PUSH_MAX_PER_REPORT", "10")),
+        # RODO minimisation: days after a report is closed until the resident's e-mail is erased.
+        "EMAIL_RETENTION_DAYS": int(os.environ.get("EMAIL_RETENTION_DAYS", "30")),
+        "EMAIL_RETENTION_CHECK_SECONDS": int(os.environ.get("EMAIL_RETENTION_CHECK_SECONDS", "3600")),
         # Rate limits (Flask-Limiter); use redis://127.0.0.1:6379 when several processes serve.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),

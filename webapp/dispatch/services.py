@@ -92,15 +92,16 @@ def enqueue(kind: str, dedupe_key: str, payload: dict) -> OutboxMessage:
 # --------------------------------------------------------------------------- rendering
 
 @contextlib.contextmanager
-def mail_context():
-    """Render in Polish, with ``url_for`` working also outside a request (worker, CLI)."""
+def mail_context(locale: str = MAIL_LOCALE):
+    """Render in ``locale`` (Polish by default), with ``url_for`` working also outside a
+    request (worker, CLI)."""
     if has_request_context():
-        with force_locale(MAIL_LOCALE):
+        with force_locale(locale):
             yield
         return
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     with current_app.test_request_context("/", base_url=base):
-        with force_locale(MAIL_LOCALE):
+        with force_locale(locale):
             yield
 
 
@@ -207,32 +208,55 @@ def enqueue_status_notice(report, change) -> OutboxMessage | None:
     """Render and enqueue the e-mail that tells the resident about status ``change`` (no commit).
 
     Only when the resident gave an e-mail address *and* consent (``report.email`` and
-    ``report.consent_version``; regulamin pkt 5); returns ``None`` otherwise. Holds the new
-    status, the public note and the private tracking link. Dedupe key:
+    ``report.consent_version``; regulamin pkt 5); returns ``None`` otherwise. Written in the
+    language the resident used (``report.language``, Polish when unknown); holds the new
+    status, the public note, the private tracking link and a one-click unsubscribe link, with
+    the RFC 8058 ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` headers. Dedupe key:
     ``status_notice:{report id}:{change id}``.
     """
     from webapp.departments.services import category_name
     from webapp.reports.models import Status
-    from webapp.reports.tracking import tracking_url
+    from webapp.reports.tracking import tracking_token, tracking_url
 
     if not (report.email and report.consent_version):
         return None
+    locale = report.language if report.language in current_app.config["LANGUAGES"] else MAIL_LOCALE
     db.session.flush()  # the change's id names the message
-    with mail_context():
+    with mail_context(locale):
+        # The endpoint belongs to webapp.push (above dispatch): named, not imported.
+        unsubscribe_url = absolute_url("push.email_unsubscribe",
+                                       token=tracking_token(report.client_id))
         context = {
             "report": report,
             "change": change,
             "status_label": Status(change.status).label,
-            "category": category_name(report.service_code, MAIL_LOCALE),
+            "category": category_name(report.service_code, locale),
             "tracking_url": tracking_url(report),
+            "unsubscribe_url": unsubscribe_url,
+            "lang": locale,
         }
         subject = _("Report %(number)s: %(status)s", number=report.number,
                     status=context["status_label"])
         payload = _payload(report, report.email, subject, "emails/status_notice", context)
+    payload["headers"].update({"List-Unsubscribe": f"<{unsubscribe_url}>",
+                               "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
     return enqueue("status_notice", f"status_notice:{report.id}:{change.id}", payload)
 
 
 # --------------------------------------------------------------------------- sending
+
+#: Senders of other message kinds (``kind -> function(row)``), registered by the packages that
+#: own them (push: ``webapp.push``). A sender returns when the message was delivered (or needs
+#: no delivery) and raises on failure; an exception with ``retry_after`` (seconds) delays the
+#: retry at least that long, one with ``permanent = True`` marks the row dead at once. Kinds
+#: not registered are e-mails.
+SENDERS: dict = {}
+
+
+def register_sender(kind: str, sender) -> None:
+    """Send outbox rows of ``kind`` with ``sender(row)`` instead of as e-mail."""
+    SENDERS[kind] = sender
+
 
 def _backoff(attempts: int) -> timedelta:
     """Exponential back-off with jitter: ``base * 2**(attempts-1)`` capped, then a uniform
@@ -312,6 +336,8 @@ def classify_failure(exc: BaseException) -> str:
     message is named (greeting, STARTTLS, login), which are about our configuration and would
     kill every message at once.
     """
+    if getattr(exc, "permanent", False):  # a sender (e.g. push) said so itself
+        return "permanent"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _msg in exc.recipients.values()]
         return "permanent" if codes and all(500 <= code < 600 for code in codes) else "temporary"
@@ -389,7 +415,11 @@ def _fail(row: OutboxMessage, exc: BaseException, now: datetime, max_attempts: i
                   row.dedupe_key, reason, row.last_error)
         _alert_admin(row)
     else:
-        row.next_attempt_at = now + _backoff(row.attempts)
+        delay = _backoff(row.attempts)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:  # the server said when (HTTP Retry-After)
+            delay = max(delay, timedelta(seconds=float(retry_after)))
+        row.next_attempt_at = now + delay
         log.warning("outbox message %s attempt %d failed (temporary), next at %s: %s",
                     row.id, row.attempts, row.next_attempt_at.isoformat(), row.last_error)
 
@@ -425,10 +455,15 @@ def process_due(*, limit: int = 20, now: datetime | None = None) -> int:
         row = db.session.get(OutboxMessage, row_id)
         attempt = row.attempts
         try:
-            msg = build_message(row)
-            db.session.commit()  # no transaction stays open while we talk to SMTP
+            sender = SENDERS.get(row.kind)
+            msg = None if sender is not None else build_message(row)
+            db.session.commit()  # no transaction stays open while we talk to SMTP or push
+            refused = None
             with _lease(row_id, attempt, now):
-                refused = mail.send_message(msg)
+                if sender is not None:
+                    sender(row)
+                else:
+                    refused = mail.send_message(msg)
         except Exception as exc:  # kept on the row; classify_failure decides what follows
             _fail(row, exc, now, max_attempts)
             db.session.commit()

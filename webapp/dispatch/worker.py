@@ -9,6 +9,34 @@ from flask import Flask
 
 log = logging.getLogger(__name__)
 
+#: Jobs the worker runs now and then besides sending (``name -> (every seconds, function())``),
+#: registered by the packages that own them (e.g. the e-mail retention job of ``webapp.push``).
+#: Each runs in an app context at the worker's start and then every ``every`` seconds.
+PERIODIC: dict = {}
+
+
+def register_periodic(name: str, every: float, job) -> None:
+    """Have every worker run ``job()`` (in an app context) every ``every`` seconds."""
+    PERIODIC[name] = (float(every), job)
+
+
+def _run_periodic(app: Flask, last_run: dict) -> None:
+    import time
+
+    from webapp.extensions import db
+    for name, (every, job) in list(PERIODIC.items()):
+        if time.monotonic() - last_run.get(name, float("-inf")) < every:
+            continue
+        last_run[name] = time.monotonic()
+        try:
+            with app.app_context():
+                try:
+                    job()
+                finally:
+                    db.session.remove()
+        except Exception:
+            log.exception("periodic job %s failed", name)
+
 
 def run_worker(app: Flask, *, stop: threading.Event | None = None, once: bool = False) -> None:
     """Send due outbox messages until ``stop`` is set (or one pass when ``once``).
@@ -25,7 +53,9 @@ def run_worker(app: Flask, *, stop: threading.Event | None = None, once: bool = 
     poll = float(app.config.get("WORKER_POLL_SECONDS", 2))
     batch = int(app.config.get("WORKER_BATCH_SIZE", 20))
     error_wait = poll
+    last_run: dict = {}
     while not stop.is_set():
+        _run_periodic(app, last_run)
         try:
             with app.app_context():
                 try:

@@ -26,6 +26,8 @@ Rules (issue 2, "Department linked page"):
   for units), when (UTC), what (status, note, responsible unit after the change).
 - When the resident gave an e-mail and consent (regulamin pkt 5), each change made through
   :func:`set_status` (and the release of a moderated report) enqueues a notice to them.
+- Each such change is announced with :data:`webapp.reports.signals.report_status_changed`
+  (push notifications subscribe to it).
 
 Nothing here commits: the caller commits once, so the report, its history, links and outbox
 rows change together or not at all.
@@ -39,6 +41,7 @@ from flask_babel import lazy_gettext as _l
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.reports.models import STATUS_LABELS, Status, StatusChange
+from webapp.reports.signals import report_status_changed
 
 S = Status
 
@@ -158,6 +161,7 @@ def dispatch_report(report, *, actor_kind: str = "system", actor_id: str | None 
     enqueue_dispatch(report, link, unit, note=change.note)
     if released:
         enqueue_status_notice(report, change)
+        report_status_changed.send(report, report=report, change=change)
     return link
 
 
@@ -241,4 +245,5 @@ def set_status(report, status, *, actor_kind: str, actor_id: str | None, note: s
         link = issue_link(report, new_unit.id, now=now)
         enqueue_dispatch(report, link, new_unit, note=note, from_unit=actor_id)
     enqueue_status_notice(report, change)
+    report_status_changed.send(report, report=report, change=change)
     return change

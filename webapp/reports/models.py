@@ -68,6 +68,8 @@ class Report(db.Model):
     consent_version: Mapped[str | None] = mapped_column(String(32))
     consent_text: Mapped[str | None] = mapped_column(Text)
     consent_at: Mapped[object | None] = mapped_column(UTCDateTime())
+    # Language of the page the report was sent from (pl/en/uk): notices are written in it.
+    language: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(32), index=True, nullable=False)
     agency_responsible: Mapped[str | None] = mapped_column(String(64), index=True)
     # Which routing rule matched ("category:ROAD_POTHOLE", "area:<name>", ...) and why, in words.

@@ -64,6 +64,13 @@ def find_by_client_id(client_id: str) -> Report | None:
     return db.session.scalar(select(Report).where(Report.client_id == client_id))
 
 
+def _language() -> str | None:
+    """The language of the current request (notices to the resident are written in it)."""
+    from flask import has_request_context
+    from flask_babel import get_locale
+    return str(get_locale()) if has_request_context() and get_locale() else None
+
+
 def find_by_tracking_token(token: str) -> Report | None:
     """The report whose private tracking token is ``token`` (compared by SHA-256)."""
     return db.session.scalar(select(Report).where(Report.tracking_token_hash == token_hash(token)))
@@ -173,6 +180,7 @@ def submit_report(data: ReportInput, *, routing, boundary: Boundary, consent_tex
         consent_version=consent_version if email else None,
         consent_text=consent_text if email else None,
         consent_at=now if email else None,
+        language=_language(),
         status=Status.AWAITING_MODERATION.value,
         agency_responsible=decision.unit_id,
         routing_rule=decision.rule,

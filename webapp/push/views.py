@@ -1,0 +1,123 @@
+"""Notification endpoints: the VAPID public key, subscribing a phone to a report, and the
+one-click ways to stop (push from the tracking page or the notification; e-mail from the
+tracking page, the link in every message, or the mail client's RFC 8058 button). Thin: parse,
+call a service, answer."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from webapp.extensions import csrf, limiter
+from webapp.i18n import select_locale
+from webapp.negotiation import wants_json
+from webapp.push import services
+from webapp.reports.services import find_by_tracking_token
+
+bp = Blueprint("push", __name__)
+
+
+def _report_or_404(token: str):
+    report = find_by_tracking_token(token)
+    if report is None:
+        abort(404)
+    return report
+
+
+def _private(response):
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _write_limit() -> str:
+    return current_app.config.get("PUSH_RATE_LIMIT", "30 per hour;10 per minute")
+
+
+@bp.get("/push/key")
+def public_key():
+    """``{"publicKey": base64url}``: the VAPID key a browser subscribes with."""
+    return jsonify({"publicKey": current_app.extensions["push"]["public_key"]})
+
+
+@bp.post("/t/<token>/push")
+@limiter.limit(_write_limit)
+def subscribe(token: str):
+    """Subscribe this browser (JSON ``PushSubscription``) to the report; CSRF token in the
+    ``X-CSRFToken`` header. 201 ``{"subscribed": true}``, 422 ``{"error": message}``."""
+    report = _report_or_404(token)
+    try:
+        services.subscribe(report, request.get_json(silent=True), lang=select_locale())
+    except services.SubscriptionError as e:
+        return _private(jsonify({"error": e.message})), 422
+    return _private(jsonify({"subscribed": True,
+                             "message": _("Notifications on this device are on.")})), 201
+
+
+@bp.post("/t/<token>/push/unsubscribe")
+@limiter.limit(_write_limit)
+def unsubscribe(token: str):
+    """Stop push for this report: the browser's ``endpoint`` (JSON) or, from the plain form,
+    every device. JSON ``{"removed": n}`` or back to the tracking page."""
+    report = _report_or_404(token)
+    data = request.get_json(silent=True) if request.is_json else None
+    endpoint = data.get("endpoint") if isinstance(data, dict) and isinstance(data.get("endpoint"), str) else None
+    removed = services.unsubscribe(report, endpoint)
+    if wants_json() or request.is_json:
+        return _private(jsonify({"removed": removed,
+                                 "message": _("Notifications on this device are off.")}))
+    return redirect(url_for("reports.track", token=token, stopped="push"), 303)
+
+
+@bp.route("/push/stop/<token>", methods=["GET", "POST"])
+@limiter.limit(_write_limit, methods=["POST"])
+def unsubscribe_link(token: str):
+    """The "stop" link inside a notification. GET shows a button (link scanners and previews
+    must not unsubscribe); POST removes that one subscription."""
+    if request.method == "GET":
+        return _private(current_app.make_response(render_template(
+            "push/stop.html", action=url_for("push.unsubscribe_link", token=token),
+            channel="push", done=False)))
+    result = services.unsubscribe_by_token(token)
+    if result is None:
+        abort(404)
+    return _private(current_app.make_response(render_template("push/stop.html", channel="push", done=True)))
+
+
+@bp.route("/t/<token>/email/unsubscribe", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058 one-click: the mail client POSTs without our form; the URL is the secret
+@limiter.limit(_write_limit, methods=["POST"])
+def email_unsubscribe(token: str):
+    """Withdraw the e-mail consent of a report. GET: a page with one button. POST (the button,
+    the tracking page, or a mail client's ``List-Unsubscribe=One-Click``): the address and the
+    consent record are erased and queued notices dropped. Idempotent; 404 for an unknown token."""
+    report = find_by_tracking_token(token)
+    if report is None:
+        abort(404)
+    if request.method == "GET":
+        return _private(current_app.make_response(render_template(
+            "push/stop.html", action=url_for("push.email_unsubscribe", token=token),
+            channel="email", done=not report.email)))
+    services.withdraw_email_consent(report)
+    if request.form.get("List-Unsubscribe") == "One-Click":
+        return _private(current_app.make_response(("", 200)))
+    return _private(current_app.make_response(render_template("push/stop.html", channel="email", done=True,
+                                                              tracking_url=url_for("reports.track", token=token))))
+
+
+@bp.route("/t/<token>/email", methods=["GET", "POST"])
+@limiter.limit(_write_limit, methods=["POST"])
+def email_consent(token: str):
+    """E-mail updates for a report sent without an address (offered where push cannot work):
+    the address and an explicit consent. 303 back to the tracking page, or 422 with the form."""
+    from webapp.push.forms import EmailConsentForm
+    report = _report_or_404(token)
+    form = EmailConsentForm()
+    if request.method == "POST" and form.validate():
+        services.give_email_consent(
+            report, form.email.data, consent_text=str(form.consent.label.text),
+            consent_version=current_app.config["CONSENT_VERSION"], lang=select_locale())
+        return redirect(url_for("reports.track", token=token) + "#notify", 303)
+    status = 422 if request.method == "POST" else 200
+    return _private(current_app.make_response((render_template(
+        "push/email.html", form=form, tracking_url=url_for("reports.track", token=token)), status)))
