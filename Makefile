@@ -18,6 +18,11 @@ $(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# gunicorn, the PostgreSQL driver, the Redis client and supervisord (README "Production").
+$(VENV)/.production-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -q -e '.[production]'
+	touch $@
+
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile -d translations --statistics
 
