@@ -52,8 +52,9 @@ test: $(VENV)/.test-installed translations /usr/bin/chromium node_modules/.packa
 test-only: translations
 	$(BIN)/pytest -q
 
-# Production-like, locally: gunicorn (2 workers) plus 2 outbox workers on DATABASE_URL.
-serve-production: $(VENV)/.installed translations
+# Production-like, locally: supervisord keeps gunicorn (2 workers) and 2 outbox workers on
+# DATABASE_URL running, restarting any that dies (deploy/supervisord.conf).
+serve-production: $(VENV)/.production-installed translations
 	PORT=$(PORT) BIN=$(BIN) scripts/serve_production.sh
 
 worker: $(VENV)/.installed
