@@ -40,12 +40,20 @@ run: $(VENV)/.installed translations
 		echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
 	fi
 
+# Debian's nginx for the reverse-proxy test (tests/test_nginx_proxy.py skips without it).
+/usr/sbin/nginx:
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	else \
+		echo "The reverse-proxy test needs nginx: sudo apt-get install nginx-light (skipped without it)"; \
+	fi
+
 node_modules/.package-lock.json: package.json
 	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	npm install --no-audit --no-fund --silent
 	touch $@
 
-test: $(VENV)/.test-installed translations /usr/bin/chromium node_modules/.package-lock.json
+test: $(VENV)/.test-installed translations /usr/bin/chromium /usr/sbin/nginx node_modules/.package-lock.json
 	$(BIN)/pytest -q
 
 # The suite without the install steps (used by .ci/run for the PostgreSQL pass).
