@@ -9,7 +9,7 @@ waits (bounded) for the outbox to drain and checks what was stored and sent.
 Modes:
 
 - ``production``: ``scripts/serve_production.sh`` (supervisord: gunicorn ``--web-workers``
-  processes + ``--outbox-workers`` outbox workers) on PostgreSQL, database ``bench_load``
+  processes of ``--web-threads`` threads + ``--outbox-workers`` outbox workers) on PostgreSQL, database ``bench_load``
   (dropped and created anew; never the test database), rate-limit counters in Redis.
 - ``run``: what ``make run`` starts: ``flask serve`` (werkzeug, threaded, the outbox worker in a
   thread) on a fresh SQLite file.
@@ -124,6 +124,7 @@ def start_server(args, instance: Path, smtp_port: int) -> tuple[subprocess.Popen
     if args.mode == "production":
         db_url = prepare_postgres(args.pg_database)
         env.update(DATABASE_URL=db_url, BIN=str(BIN), WEB_WORKERS=str(args.web_workers),
+                   WEB_THREADS=str(args.web_threads),
                    OUTBOX_WORKERS=str(args.outbox_workers),
                    SUPERVISOR_DIR=str(instance / "supervisor"))
         if args.redis:
@@ -230,6 +231,22 @@ def reader(base: str, stop_at: float, results: Results) -> None:
         results.record(f"get {path}", time.perf_counter() - started, r.status_code, r.text)
 
 
+def warm_up(base: str, n: int) -> None:
+    """Two rounds of ``n`` parallel reads, so every web process has started and served once
+    before the clock runs (a gunicorn worker still importing would count as slow requests)."""
+    def get(_):
+        try:
+            requests.get(f"{base}/reports", timeout=120)
+        except requests.RequestException:
+            pass
+    for _ in range(2):
+        threads = [threading.Thread(target=get, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -276,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=60, help="seconds of load (max 600)")
     ap.add_argument("--port", type=int, default=5101)
     ap.add_argument("--web-workers", type=int, default=4, help="gunicorn processes (production)")
+    ap.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn process")
     ap.add_argument("--outbox-workers", type=int, default=2, help="outbox workers (production)")
     ap.add_argument("--pg-database", default="bench_load", help="dropped and created anew")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379",
@@ -297,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mode {args.mode}: {base}, {args.residents} residents + {args.readers} readers "
               f"for {args.duration:.0f} s; photo {len(photo) / 1024:.0f} KiB (2048 px); "
               f"instance {instance}", flush=True)
+        warm_up(base, 2 * max(1, args.web_workers) * max(1, args.web_threads))
         results = Results()
         stop_at = time.monotonic() + args.duration
         threads = [threading.Thread(target=resident, args=(base, photo, stop_at, results), daemon=True)
