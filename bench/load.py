@@ -183,11 +183,11 @@ class Results:
                 self.five_xx_samples.append(f"{kind} {status}: {body[:300]}")
 
 
-def resident(base: str, photo: bytes, stop_at: float, results: Results) -> None:
+def resident(base: str, photo: bytes, stop_at: float, results: Results, timeout: float) -> None:
     """One resident: fetch the form once (session cookie + CSRF token), then post reports."""
     session = requests.Session()
     try:
-        page = session.get(f"{base}/report", timeout=120).text
+        page = session.get(f"{base}/report", timeout=timeout).text
         token = CSRF_RE.search(page)[1]
     except Exception as e:  # noqa: BLE001
         with results.lock:
@@ -201,7 +201,7 @@ def resident(base: str, photo: bytes, stop_at: float, results: Results) -> None:
                 "address_string": "Piotrkowska 104"}
         started = time.perf_counter()
         try:
-            r = session.post(f"{base}/report", data=data, timeout=120,
+            r = session.post(f"{base}/report", data=data, timeout=timeout,
                              files=[("media", ("IMG_0001.jpg", photo, "image/jpeg"))],
                              headers={"Accept": "application/json", "Origin": base})
         except requests.RequestException as e:
@@ -214,7 +214,7 @@ def resident(base: str, photo: bytes, stop_at: float, results: Results) -> None:
                 results.accepted[client_id] = r.json()["number"]
 
 
-def reader(base: str, stop_at: float, results: Results) -> None:
+def reader(base: str, stop_at: float, results: Results, timeout: float) -> None:
     session = requests.Session()
     paths = ["/reports", "/open311/v2/requests.json"]
     i = 0
@@ -223,7 +223,7 @@ def reader(base: str, stop_at: float, results: Results) -> None:
         i += 1
         started = time.perf_counter()
         try:
-            r = session.get(f"{base}{path}", timeout=120)
+            r = session.get(f"{base}{path}", timeout=timeout)
         except requests.RequestException as e:
             with results.lock:
                 results.transport_errors[f"get {path}: {type(e).__name__}"] += 1
@@ -299,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--redis", default="redis://127.0.0.1:6379",
                     help="rate-limit storage in production mode; empty: per-process memory")
     ap.add_argument("--drain-timeout", type=float, default=180)
+    ap.add_argument("--timeout", type=float, default=300,
+                    help="seconds a client waits for an answer (a queued upload on a busy machine)")
     ap.add_argument("--keep", action="store_true", help="keep the instance folder (logs, media)")
     args = ap.parse_args(argv)
     if not (1 <= args.residents <= 1000 and 0 <= args.readers <= 200 and 0 < args.duration <= 600):
@@ -318,15 +320,16 @@ def main(argv: list[str] | None = None) -> int:
         warm_up(base, 2 * max(1, args.web_workers) * max(1, args.web_threads))
         results = Results()
         stop_at = time.monotonic() + args.duration
-        threads = [threading.Thread(target=resident, args=(base, photo, stop_at, results), daemon=True)
+        threads = [threading.Thread(target=resident, args=(base, photo, stop_at, results, args.timeout),
+                                daemon=True)
                    for _ in range(args.residents)]
-        threads += [threading.Thread(target=reader, args=(base, stop_at, results), daemon=True)
+        threads += [threading.Thread(target=reader, args=(base, stop_at, results, args.timeout), daemon=True)
                     for _ in range(args.readers)]
         started = time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=args.duration + 300)
+            t.join(timeout=args.duration + args.timeout + 60)
         elapsed = time.monotonic() - started
         expected = len(results.accepted)
         pending, dead, drain_s = drain_outbox(db_url, sink, expected, args.drain_timeout)
