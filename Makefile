@@ -18,6 +18,11 @@ $(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# gunicorn, the PostgreSQL driver, the Redis client and supervisord (README "Production").
+$(VENV)/.production-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -q -e '.[production]'
+	touch $@
+
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile -d translations --statistics
 
@@ -35,20 +40,29 @@ run: $(VENV)/.installed translations
 		echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
 	fi
 
+# Debian's nginx for the reverse-proxy test (tests/test_nginx_proxy.py skips without it).
+/usr/sbin/nginx:
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	else \
+		echo "The reverse-proxy test needs nginx: sudo apt-get install nginx-light (skipped without it)"; \
+	fi
+
 node_modules/.package-lock.json: package.json
 	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	npm install --no-audit --no-fund --silent
 	touch $@
 
-test: $(VENV)/.test-installed translations /usr/bin/chromium node_modules/.package-lock.json
+test: $(VENV)/.test-installed translations /usr/bin/chromium /usr/sbin/nginx node_modules/.package-lock.json
 	$(BIN)/pytest -q
 
 # The suite without the install steps (used by .ci/run for the PostgreSQL pass).
 test-only: translations
 	$(BIN)/pytest -q
 
-# Production-like, locally: gunicorn (2 workers) plus 2 outbox workers on DATABASE_URL.
-serve-production: $(VENV)/.installed translations
+# Production-like, locally: supervisord keeps gunicorn (2 workers) and 2 outbox workers on
+# DATABASE_URL running, restarting any that dies (deploy/supervisord.conf).
+serve-production: $(VENV)/.production-installed translations
 	PORT=$(PORT) BIN=$(BIN) scripts/serve_production.sh
 
 worker: $(VENV)/.installed

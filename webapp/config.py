@@ -43,6 +43,11 @@ def _bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
 def from_environment(instance_path: Path, root_path: Path) -> dict:
     """Build the config dict from ``os.environ``.
 
@@ -118,6 +123,11 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         # RODO minimisation: days after a report is closed until the resident's e-mail is erased.
         "EMAIL_RETENTION_DAYS": int(os.environ.get("EMAIL_RETENTION_DAYS", "30")),
         "EMAIL_RETENTION_CHECK_SECONDS": int(os.environ.get("EMAIL_RETENTION_CHECK_SECONDS", "3600")),
+        # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host and
+        # X-Request-ID (nginx: 1). 0 trusts none of those headers: a client could spoof them.
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        # Logging (stdlib logging, one line per record on stderr, UTC, with the request id).
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
         # Rate limits (Flask-Limiter); use redis://127.0.0.1:6379 when several processes serve.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
@@ -136,6 +146,7 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "CONSENT_VERSION": os.environ.get("CONSENT_VERSION", "2024-04-16"),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
+        # Forced on when PUBLIC_BASE_URL is https (see webapp.security).
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE"),
         "WTF_CSRF_TIME_LIMIT": None,  # the form may sit open on a phone for hours
         # Compress static text (CSS, JS, JSON, manifest) but not HTML: pages carry CSRF tokens

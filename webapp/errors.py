@@ -4,8 +4,10 @@ from __future__ import annotations
 from flask import Flask, render_template, request, jsonify
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from webapp.extensions import db
 from webapp.negotiation import is_htmx, wants_json
 
 
@@ -48,14 +50,28 @@ def init_app(app: Flask) -> None:
         }
         return render_error(e.code or 500, messages.get(e.code, _("Something went wrong.")))
 
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(e):
+        # The database is unreachable (wrong address, down, restarting) or overloaded: the same
+        # notice as a maintenance break, not a generic 500. Logged once per request.
+        app.logger.error("database unavailable: %s", str(e.orig or e).splitlines()[0][:300])
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the connection is gone; nothing to undo
+            pass
+        return _maintenance_response(retry_after="60")
+
+    def _maintenance_response(retry_after: str = "3600"):
+        resp = render_error(503, _("Technical break: the portal is temporarily unavailable. "
+                                   "Please come back later. In an emergency call 112."))
+        response = app.make_response(resp)
+        response.headers["Retry-After"] = retry_after
+        return response
+
     @app.before_request
     def _maintenance():
         if not app.config.get("MAINTENANCE_MODE"):
             return None
         if request.path.startswith("/static/") or request.path == "/healthz":
             return None
-        resp = render_error(503, _("Technical break: the portal is temporarily unavailable. "
-                                   "Please come back later. In an emergency call 112."))
-        response = app.make_response(resp)
-        response.headers["Retry-After"] = "3600"
-        return response
+        return _maintenance_response()

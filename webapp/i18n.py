@@ -31,7 +31,8 @@ def init_app(app: Flask) -> None:
     def _remember_lang(response):
         asked = request.args.get("lang")
         if asked in app.config["LANGUAGES"]:
-            response.set_cookie(LANG_COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax")
+            response.set_cookie(LANG_COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax",
+                                secure=bool(app.config.get("SESSION_COOKIE_SECURE")))
         return response
 
     @app.template_filter("localdt")

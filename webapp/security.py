@@ -1,11 +1,24 @@
-"""Response headers that make the browser enforce our security policy."""
+"""Response headers that make the browser enforce our security policy, the reverse-proxy
+headers we trust, and the same-origin check on state-changing requests."""
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Callable, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
+from flask_babel import gettext as _
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+F = TypeVar("F", bound=Callable)
+
+#: Methods that change state: they must come from our own pages (or an exempt API view).
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+#: HSTS for a year once the public address is https (no includeSubDomains: other lodz.pl hosts
+#: are not ours to decide for).
+HSTS = "max-age=31536000"
 
 # No inline scripts or styles anywhere: every script is a file under /static.
 # {img_extra} is the map's tile origin (``MAP_TILE_URL``), or nothing when the map is off.
@@ -76,12 +89,94 @@ def build_csp(tile_url: str | None = None) -> str:
 CSP = build_csp(None)
 
 
+def cross_origin_allowed(view: F) -> F:
+    """Exempt a view from the same-origin check (for APIs other sites' apps may POST to, such
+    as a future Open311 POST endpoint). Such a view must authenticate by other means (an API
+    key), as cookies are not what protects it."""
+    view.cross_origin_allowed = True  # type: ignore[attr-defined]
+    return view
+
+
+def origin_of(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL, lower-cased, default port dropped;
+    None for anything else (``"null"``, a relative or malformed value)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = {"http": 80, "https": 443}[scheme]
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def is_https_deployment(app: Flask) -> bool:
+    """True when the portal's public address (``PUBLIC_BASE_URL``) is https."""
+    return str(app.config.get("PUBLIC_BASE_URL") or "").lower().startswith("https://")
+
+
+def _allowed_origins() -> set[str]:
+    own = {origin_of(request.host_url), origin_of(current_app.config.get("PUBLIC_BASE_URL"))}
+    return {o for o in own if o}
+
+
+def _cross_origin_refused() -> bool:
+    """True when a state-changing request names another site as its source.
+
+    ``Origin`` decides when present (``null`` is another site: a sandboxed frame or a redirect
+    from elsewhere); without it, ``Referer``. A request with neither passes here: some
+    browsers and privacy tools strip both, and the form's CSRF token still protects it.
+    """
+    if request.method not in UNSAFE_METHODS:
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and getattr(view, "cross_origin_allowed", False):
+        return False
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin_of(origin) not in _allowed_origins()
+    referer = request.headers.get("Referer")
+    if referer:
+        return origin_of(referer) not in _allowed_origins()
+    return False
+
+
 def init_app(app: Flask) -> None:
-    """Add CSP and the other hardening headers to every response.
+    """Trust ``TRUSTED_PROXIES`` reverse proxies, refuse cross-origin writes, and add CSP, HSTS
+    and the other hardening headers to every response.
 
     ``MAP_TILE_URL`` is checked here so a bad value stops the start (``ValueError``).
     """
     build_csp(app.config.get("MAP_TILE_URL") or None)
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies < 0:
+        raise ValueError("TRUSTED_PROXIES must be 0 or more")
+    if proxies:
+        # Only the last `proxies` hops of X-Forwarded-* are believed; with 0 the headers are
+        # ignored and the client's own address keys the rate limits.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
+                                x_host=proxies, x_port=proxies)
+    https = is_https_deployment(app)
+    if https:
+        app.config["SESSION_COOKIE_SECURE"] = True
+
+    def _same_origin():
+        if _cross_origin_refused():
+            from webapp.errors import render_error
+            return render_error(403, _("This request came from another website, so it was "
+                                       "refused. Open the portal at its own address and send "
+                                       "it again."))
+        return None
+
+    # Before CSRFProtect's own check, so a foreign page gets this answer, not "form expired".
+    app.before_request_funcs.setdefault(None, []).insert(0, _same_origin)
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -91,4 +186,6 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self)")
+        if https:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

@@ -50,6 +50,9 @@ def serve_command(host: str, port: int, reload: bool) -> None:
     # serves. Starting the worker in both would run two.
     if not reload or os.environ.get("WERKZEUG_RUN_MAIN") == "true":
         start_background_worker(app)
+    if not reload or os.environ.get("WERKZEUG_RUN_MAIN") == "true":
+        # werkzeug's own banner and request lines are off (webapp.logs logs each request).
+        click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
     # run_simple, not app.run(): Flask ignores app.run() inside a `flask` command.
     run_simple(host, port, app, threaded=True, use_reloader=reload)
 
