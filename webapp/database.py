@@ -63,10 +63,14 @@ def _on_commit_or_rollback(conn) -> None:
     _end_write_turn(conn.info)
 
 
-def _on_pool_return(dbapi_connection, connection_record, *args) -> None:
+def _on_pool_checkin(dbapi_connection, connection_record) -> None:
     # A connection returned or closed without commit/rollback through the Connection.
     if connection_record is not None:
         _end_write_turn(connection_record.info)
+
+
+def _on_pool_reset(dbapi_connection, connection_record, reset_state) -> None:
+    _on_pool_checkin(dbapi_connection, connection_record)
 
 
 def init_app(app: Flask) -> None:
@@ -82,5 +86,5 @@ def init_app(app: Flask) -> None:
                 event.listen(engine, "before_cursor_execute", _take_write_turn)
                 event.listen(engine, "commit", _on_commit_or_rollback)
                 event.listen(engine, "rollback", _on_commit_or_rollback)
-                event.listen(engine.pool, "reset", _on_pool_return)
-                event.listen(engine.pool, "checkin", _on_pool_return)
+                event.listen(engine.pool, "reset", _on_pool_reset)
+                event.listen(engine.pool, "checkin", _on_pool_checkin)
