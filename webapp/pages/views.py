@@ -49,10 +49,18 @@ def privacy():
 
 @bp.get("/healthz")
 def healthz():
-    """200 ``{"status": "ok"}`` when the database answers, 503 otherwise."""
+    """200 ``{"status": "ok"}`` when the database answers and the photo store takes files,
+    503 otherwise (``"database": "unreachable"`` or ``"storage": "unwritable"``)."""
     try:
         db.session.execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 - any database failure means "not healthy"
         db.session.rollback()
         return jsonify({"status": "error", "database": "unreachable"}), 503
+    from webapp.photos.storage import StorageUnavailable, get_storage
+    check = getattr(get_storage(), "check_writable", None)
+    try:
+        if check is not None:
+            check()
+    except StorageUnavailable:
+        return jsonify({"status": "error", "storage": "unwritable"}), 503
     return jsonify({"status": "ok"})
