@@ -89,7 +89,8 @@ def _clean_pair(key, value):
 
 class CleanMultiDict(ImmutableMultiDict):
     """The request's ``args``, ``form`` and ``files``: an immutable multi-dict whose keys,
-    string values and file names were cleaned by :func:`clean_text` when it was built."""
+    string values and file names were cleaned by :func:`clean_text` when it was built; pairs
+    without a string key are dropped."""
 
     def __init__(self, mapping=None):
         if mapping is None:
@@ -101,7 +102,9 @@ class CleanMultiDict(ImmutableMultiDict):
                      for v in (vs if isinstance(vs, (list, tuple)) else [vs])]
         else:
             pairs = list(mapping)
-        super().__init__([_clean_pair(k, v) for k, v in pairs])
+        # A multipart part whose name header is broken (a CR inside it) arrives with the name
+        # None: it cannot be any field, and code iterating the keys expects strings.
+        super().__init__([_clean_pair(k, v) for k, v in pairs if isinstance(k, str)])
 
 
 class CleanRequest(Request):
