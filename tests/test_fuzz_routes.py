@@ -33,7 +33,7 @@ settings.register_profile(
     "lckzm-ci", max_examples=20, deadline=None, derandomize=True, database=None,
     suppress_health_check=list(HealthCheck), print_blob=True)
 settings.register_profile(
-    "lckzm-explore", max_examples=300, deadline=None, derandomize=False, database=None,
+    "lckzm-explore", max_examples=int(os.environ.get("LCKZM_FUZZ_EXAMPLES", "300")), deadline=None, derandomize=False, database=None,
     suppress_health_check=list(HealthCheck), print_blob=True)
 PROFILE = settings.get_profile(os.environ.get("LCKZM_FUZZ_PROFILE", "lckzm-ci"))
 
