@@ -17,12 +17,12 @@ from sqlalchemy.orm import selectinload
 
 from webapp.clock import utcnow
 from webapp.extensions import db
+# Ids are 32-bit integers in PostgreSQL (MAX_ID = 2**31 - 1); larger numbers cannot name a
+# report (and would make the database raise instead of answering "not found").
+from webapp.inputs import MAX_ID
 from webapp.reports.models import Report, Status
 
 PER_PAGE = 20
-# Ids are 32-bit integers in PostgreSQL; larger numbers cannot name a report (and would make
-# the database raise instead of answering "not found").
-from webapp.inputs import MAX_ID  # noqa: E402
 # GeoReport v2: "the default query should return the last 90 days"; we also cap one answer.
 OPEN311_DEFAULT_DAYS = 90
 OPEN311_MAX_RESULTS = 1000

@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 
 from webapp.errors import render_error
 from webapp.extensions import limiter
-from webapp.photos.storage import StorageUnavailable
 from webapp.negotiation import is_htmx, wants_json
+from webapp.photos.storage import StorageUnavailable
 from webapp.reports.forms import ReportForm
 from webapp.reports.services import (ReportInput, SubmissionError, Submitted, check_report, find_by_client_id,
                                      find_by_tracking_token, submit_report)
