@@ -48,6 +48,10 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     compress.init_app(app)
 
+    # After htmx (its request class is kept), before any blueprint (rules take converters then).
+    from webapp import inputs
+    inputs.init_app(app)
+
     from webapp import i18n, security, errors
     i18n.init_app(app)
     security.init_app(app)

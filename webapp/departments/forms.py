@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
+from webapp.inputs import InputForm
 from webapp.reports.lifecycle import NOTE_MAX_LENGTH
 
 
-class StatusForm(FlaskForm):
+class StatusForm(InputForm):
     """Status, forward target and public note (CSRF-protected by Flask-WTF).
 
     The form checks only the shape of the input (a listed status and unit, note length); the

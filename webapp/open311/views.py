@@ -50,7 +50,8 @@ def parse_w3c_datetime(name: str, value: str) -> datetime:
     """Parse an ISO 8601 / W3C datetime query parameter into an aware UTC datetime.
 
     Accepts a date (``2026-05-01``, midnight UTC) or a date and time with ``Z`` or an offset;
-    a time without offset is taken as UTC. Raises :class:`BadParameter` naming ``name``.
+    a time without offset is taken as UTC. Raises :class:`BadParameter` naming ``name``, also
+    for a moment outside the years 1-9999 once in UTC (``0001-01-01T00:00:00+01:00``).
     """
     try:
         parsed = datetime.fromisoformat(value.strip())
@@ -59,7 +60,11 @@ def parse_w3c_datetime(name: str, value: str) -> datetime:
                              "2026-05-01T00:00:00Z).", name=name)) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise BadParameter(_("%(name)s is outside the supported range (years 1 to 9999 in UTC).",
+                             name=name)) from None
 
 
 def _comma_list(value: str | None) -> list[str]:

@@ -48,12 +48,20 @@ def privacy():
 @bp.get("/healthz")
 def healthz():
     """200 ``{"status": "ok", "database": "ok", "outbox_dead": N}`` when the database answers
-    (N: e-mails that could not be delivered, see ``flask outbox list --dead``; one indexed
-    count, which doubles as the database check), 503 otherwise."""
+    and the photo store takes files (N: e-mails that could not be delivered, see ``flask outbox
+    list --dead``; one indexed count, which doubles as the database check); 503 otherwise
+    (``"database": "unreachable"`` or ``"storage": "unwritable"``)."""
     from webapp.dispatch.services import dead_count
     try:
         dead = dead_count()
     except Exception:  # noqa: BLE001 - any database failure means "not healthy"
         db.session.rollback()
         return jsonify({"status": "error", "database": "unreachable"}), 503
+    from webapp.photos.storage import StorageUnavailable, get_storage
+    check = getattr(get_storage(), "check_writable", None)
+    try:
+        if check is not None:
+            check()
+    except StorageUnavailable:
+        return jsonify({"status": "error", "storage": "unwritable"}), 503
     return jsonify({"status": "ok", "database": "ok", "outbox_dead": dead})

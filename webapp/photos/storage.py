@@ -9,12 +9,19 @@ Keys are relative POSIX paths such as ``"original/ab/abcdef....heic"``.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from flask import current_app
 
 from webapp.files import atomic_write
+
+
+class StorageUnavailable(RuntimeError):
+    """The photo store cannot take files now (read-only, full, missing): an operator's problem,
+    not the resident's. Views answer 503; the original :class:`OSError` is the ``__cause__``."""
 
 
 class FileStorage:
@@ -42,10 +49,31 @@ class FileStorage:
         return path
 
     def put(self, key: str, data: bytes) -> None:
-        """Store ``data`` under ``key`` atomically, creating folders as needed."""
+        """Store ``data`` under ``key`` atomically, creating folders as needed.
+
+        Raises :class:`StorageUnavailable` when the folder cannot be written (read-only, disk
+        full, permissions), and ``ValueError`` for a malformed key."""
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, data, mode=0o640)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, data, mode=0o640)
+        except OSError as e:
+            raise StorageUnavailable(f"cannot write {key}: {e}") from e
+
+    def check_writable(self) -> None:
+        """Write and remove one byte in the root, the cheapest proof that ``put`` can work.
+
+        Raises :class:`StorageUnavailable` otherwise (for ``/healthz``)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".healthz-")
+            try:
+                os.write(fd, b"\0")
+            finally:
+                os.close(fd)
+                os.unlink(tmp)
+        except OSError as e:
+            raise StorageUnavailable(f"{self.root} is not writable: {e}") from e
 
     def get(self, key: str) -> bytes:
         """The bytes stored under ``key``; ``FileNotFoundError`` when there are none."""

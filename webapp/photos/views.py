@@ -33,8 +33,13 @@ def _send_public(photo_id: int, attr: str) -> Response:
         abort(404)
     if not path.is_file():
         abort(404)
-    response = send_file(path, mimetype="image/jpeg", max_age=PUBLIC_MAX_AGE, conditional=True,
-                         etag=True)
+    try:
+        response = send_file(path, mimetype="image/jpeg", max_age=PUBLIC_MAX_AGE,
+                             conditional=True, etag=True)
+    except OSError:  # the file is there but cannot be read (permissions, I/O error)
+        from flask_babel import gettext as _
+        from webapp.errors import render_error
+        return render_error(503, _("This photo is temporarily unavailable."))
     response.cache_control.public = True
     response.cache_control.immutable = True
     return response

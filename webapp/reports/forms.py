@@ -8,9 +8,10 @@ from __future__ import annotations
 import uuid
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from webapp.inputs import InputForm
 
 DESCRIPTION_MIN = 10
 DESCRIPTION_MAX = 4000
@@ -23,7 +24,7 @@ def _uuid(form, field):
         raise ValidationError(_l("The form is missing its identifier. Reload the page and send it again."))
 
 
-class ReportForm(FlaskForm):
+class ReportForm(InputForm):
     """Validates the shape of a submission; domain rules (inside Łódź, consent, photos) are
     checked by :func:`webapp.reports.services.submit_report` so every path gets them."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from flask_babel import lazy_gettext as _l
 from flask_sqlalchemy.pagination import Pagination
@@ -17,12 +17,12 @@ from sqlalchemy.orm import selectinload
 
 from webapp.clock import utcnow
 from webapp.extensions import db
+# Ids are 32-bit integers in PostgreSQL (MAX_ID = 2**31 - 1); larger numbers cannot name a
+# report (and would make the database raise instead of answering "not found").
+from webapp.inputs import MAX_ID
 from webapp.reports.models import Report, Status
 
 PER_PAGE = 20
-# Ids are 32-bit integers in PostgreSQL; larger numbers cannot name a report (and would make
-# the database raise instead of answering "not found").
-MAX_ID = 2**31 - 1
 # GeoReport v2: "the default query should return the last 90 days"; we also cap one answer.
 OPEN311_DEFAULT_DAYS = 90
 OPEN311_MAX_RESULTS = 1000
@@ -157,7 +157,10 @@ def open311_requests(*, ids: list[int] | None = None, codes: list[str] | None = 
         stmt = stmt.where(Report.id.in_([i for i in ids if 1 <= i <= MAX_ID]))
     else:
         if start is None:
-            start = (end or utcnow()) - timedelta(days=OPEN311_DEFAULT_DAYS)
+            try:
+                start = (end or utcnow()) - timedelta(days=OPEN311_DEFAULT_DAYS)
+            except OverflowError:  # an end in the first 90 days of year 1
+                start = datetime.min.replace(tzinfo=timezone.utc)
         stmt = stmt.where(Report.requested_at >= start)
         if end is not None:
             stmt = stmt.where(Report.requested_at <= end)

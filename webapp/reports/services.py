@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.geo.boundary import Boundary, LocationError, validate_location
+from webapp.photos.storage import StorageUnavailable
 from webapp.reports.models import Report, Status, StatusChange
 from webapp.reports.tracking import token_hash, tracking_token
 
@@ -145,7 +146,9 @@ def submit_report(data: ReportInput, *, routing, boundary: Boundary, consent_tex
     Idempotent on ``client_id``: a repeated call (a phone retrying an upload) creates nothing and
     returns the first report with ``created=False``, even when two calls race (the unique
     constraint decides). Commits. Raises :class:`SubmissionError` for domain errors: unknown
-    category, location outside Łódź or missing, too many photos, e-mail without consent.
+    category, location outside Łódź or missing, too many photos, e-mail without consent; and
+    :class:`webapp.photos.storage.StorageUnavailable` (nothing stored) when photo files cannot
+    be written.
     """
     try:
         client_id = str(uuid.UUID(data.client_id))
@@ -203,6 +206,9 @@ def submit_report(data: ReportInput, *, routing, boundary: Boundary, consent_tex
                                         note="", actor_kind="system", actor_id=None,
                                         agency_responsible=decision.unit_id, created_at=now))
         db.session.commit()
+    except StorageUnavailable:
+        db.session.rollback()
+        raise
     except IntegrityError:
         db.session.rollback()
         existing = find_by_client_id(client_id)

@@ -8,9 +8,11 @@ from flask import Blueprint, abort, current_app, jsonify, redirect, render_templ
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from webapp.errors import render_error
 from webapp.extensions import limiter
 from webapp.photos.limits import DecodeBusy
 from webapp.negotiation import is_htmx, wants_json
+from webapp.photos.storage import StorageUnavailable
 from webapp.reports.forms import ReportForm
 from webapp.reports.services import (ReportInput, SubmissionError, Submitted, check_report, find_by_client_id,
                                      find_by_tracking_token, submit_report)
@@ -95,6 +97,9 @@ def create():
                                   consent_version=current_app.config["CONSENT_VERSION"], **domain)
     except SubmissionError as e:
         return _respond_errors(form, e.errors)
+    except StorageUnavailable:
+        current_app.logger.exception("photo storage unavailable; report not stored")
+        return _respond_storage_unavailable(form)
     return _respond_submitted(submitted)
 
 
@@ -154,6 +159,20 @@ def _respond_submitted(submitted: Submitted):
         response.headers["HX-Trigger"] = json.dumps({"report-sent": {**sent, "client_id": report.client_id}})
         return response
     return redirect(url_for("reports.track", token=submitted.tracking_token, sent=1), 303)
+
+
+def _respond_storage_unavailable(form: ReportForm):
+    """503 when photo files cannot be written: nothing was stored, the resident's text stays
+    (the page re-rendered with it; htmx keeps its form and the offline sync retries)."""
+    message = _("Photos cannot be saved right now because of a fault on our side. The report "
+                "was not sent; what you typed is kept. Try again in a few minutes.")
+    headers = {"Retry-After": "120"}
+    if wants_json():
+        return jsonify({"errors": {"media": [message]}}), 503, headers
+    if is_htmx():
+        return render_error(503, message)[0], 503, headers
+    return render_template("reports/new.html", form=form, errors={"media": [message]},
+                           photos_lost=bool(form.media.data)), 503, headers
 
 
 def _respond_errors(form: ReportForm, errors: dict):
