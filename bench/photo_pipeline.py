@@ -9,7 +9,7 @@ photo, EXIF orientation 6, GPS and DateTimeOriginal), then times, alternating in
 
 * ``pillow``: open + load + ``ImageOps.exif_transpose`` + resize to 2048 px on the long side
   (LANCZOS) + JPEG encode (quality 85): what a bare implementation does;
-* ``app``: ``webapp.photos.services.process_photo`` (validation, EXIF GPS/time, sRGB, public
+* ``app``: ``webapp.photos.pipeline.process_photo`` (validation, EXIF GPS/time, sRGB, public
   copy, thumbnail, sha256).
 
 Reports the median of the per-repetition ratios app/pillow and the peak memory of each path,
@@ -94,7 +94,7 @@ def bare_pillow(data: bytes) -> bytes:
 
 
 def app_pipeline(data: bytes):
-    from webapp.photos.services import process_photo
+    from webapp.photos.pipeline import process_photo
     return process_photo(data, filename="bench.jpg")
 
 
@@ -125,7 +125,7 @@ def _reset_peak() -> bool:
 
 def measure_memory(name: str, path: str) -> dict:
     """Run one path once in this (fresh) process; return its memory figures in MiB."""
-    import webapp.photos.services  # noqa: F401  (same imports for both paths)
+    import webapp.photos.pipeline  # noqa: F401  (same imports for both paths)
     data = Path(path).read_bytes()
     reset = _reset_peak()
     start = _rss_kib() if reset else None

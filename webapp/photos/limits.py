@@ -15,7 +15,7 @@ that depends on the format:
 And one structural check no decoder does: libjpeg fills whatever a scan lacks with flat grey
 and only *warns* (Pillow ignores its warnings), so a JPEG whose header claims 7000x8000 px with a
 64x64 body decodes "successfully" as a grey image. :func:`jpeg_structure` reads the markers
-(ITU-T T.81, B.1) so that :mod:`webapp.photos.services` can refuse such a file before decoding
+(ITU-T T.81, B.1) so that :mod:`webapp.photos.pipeline` can refuse such a file before decoding
 (a Huffman-coded image needs at least one bit per 8x8 block: :func:`min_entropy_bytes`) and can
 decode a sequential JPEG without its end marker, which turns a missing tail into Pillow's
 ordinary "truncated" error (:func:`without_eoi`).

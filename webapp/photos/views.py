@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, send_file
 
 from webapp.extensions import db
 from webapp.photos.models import Photo
-from webapp.photos.services import EXTENSIONS
+from webapp.photos.pipeline import EXTENSIONS
 from webapp.photos.storage import get_storage
 
 bp = Blueprint("photos", __name__)

@@ -36,7 +36,7 @@ class SubmissionError(ValueError):
 @dataclass
 class ReportInput:
     """What a resident sends. Coordinates are WGS84 degrees as given (str or float, may be
-    empty); ``photos`` are already processed (:class:`webapp.photos.services.ProcessedPhoto`)."""
+    empty); ``photos`` are already processed (:class:`webapp.photos.pipeline.ProcessedPhoto`)."""
 
     client_id: str
     service_code: str
@@ -195,7 +195,7 @@ def submit_report(data: ReportInput, *, routing, boundary: Boundary, consent_tex
     db.session.add(report)
     try:
         db.session.flush()  # the report id names the photo rows; a racing twin fails here
-        from webapp.photos.services import save_photo
+        from webapp.photos.pipeline import save_photo
         for position, photo in enumerate(data.photos):
             save_photo(photo, report=report, position=position)
         if decision.mode == "auto":

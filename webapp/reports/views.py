@@ -107,7 +107,7 @@ def _read_photos(form: ReportForm):
     """Process the uploaded files; returns (photos, error messages). Each file is checked by
     its content (Pillow), never by its name. Raises :class:`DecodeBusy` when no photo decode
     slot frees up in time."""
-    from webapp.photos.services import PhotoError, process_photo
+    from webapp.photos.pipeline import PhotoError, process_photo
     limit = current_app.config["PHOTO_MAX_BYTES"]
     files = [f for f in (form.media.data or []) if getattr(f, "filename", None)]
     if len(files) > current_app.config["PHOTO_MAX_COUNT"]:
