@@ -233,7 +233,8 @@ def test_post_without_csrf_token_is_refused(unit_app, mailed):
 def test_originals_only_for_photos_of_the_linked_report(unit_app, smtp_server):
     from tests.conftest import fixture_photo
     from webapp.extensions import db
-    from webapp.photos.pipeline import process_photo, save_photo
+    from webapp.photos.pipeline import process_photo
+    from webapp.photos.services import save_photo
     from webapp.reports.lifecycle import dispatch_report
     original = fixture_photo("derived_lodz_gps_DSCN0025.jpg").read_bytes()
     with unit_app.app_context():

@@ -15,7 +15,8 @@ import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat, features
 from PIL.ExifTags import IFD
 
-from webapp.photos.pipeline import PhotoError, ProcessedPhoto, process_photo, save_photo
+from webapp.photos.pipeline import PhotoError, ProcessedPhoto, process_photo
+from webapp.photos.services import save_photo
 from webapp.photos.storage import FileStorage, get_storage
 
 LODZ = "derived_lodz_gps_DSCN0025.jpg"

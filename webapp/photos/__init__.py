@@ -1,4 +1,5 @@
-"""Photos: validation by content, EXIF orientation and GPS, public copies without metadata."""
+"""Photos: validation by content (`pipeline.py`), EXIF orientation and GPS (`exif.py`), files
+(`storage.py`) and the database row (`services.py`, `models.py`)."""
 from __future__ import annotations
 
 

@@ -184,7 +184,7 @@ def submit_report(data: ReportInput, *, routing, boundary: Boundary, consent_tex
     db.session.add(report)
     try:
         db.session.flush()  # the report id names the photo rows; a racing twin fails here
-        from webapp.photos.pipeline import save_photo
+        from webapp.photos.services import save_photo
         for position, photo in enumerate(data.photos):
             save_photo(photo, report=report, position=position)
         if decision.mode == "auto":
