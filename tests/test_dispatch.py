@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.smtp import SMTPServer, free_port
-from tests.test_lifecycle import dispatched, make_report
+from tests.factories import dispatched, latest_link, new_report, outbox
 from webapp.clock import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +63,7 @@ def test_dispatch_email_arrives_with_report_photos_location_and_signed_link(make
     from webapp.dispatch.services import process_due
     app = make_app(**smtp_server.config)
     with app.app_context():
-        report, link = dispatched(app)
+        report, link = dispatched()
         number, expires_year = report.number, link.expires_at.year
         assert process_due() == 1
         [row] = _rows()
@@ -98,7 +98,7 @@ def test_without_mail_server_the_message_is_written_as_an_eml_file(make_app, tmp
     outbox_dir = tmp_path / "mail-out"
     app = make_app(MAIL_SERVER=None, MAIL_OUTBOX_DIR=str(outbox_dir))
     with app.app_context():
-        report, _ = dispatched(app)
+        report, _ = dispatched()
         number = report.number
         assert process_due() == 1
         [row] = _rows()
@@ -235,7 +235,7 @@ def test_smtp_down_keeps_the_message_pending_with_backoff_then_sends(make_app):
     server = SMTPServer(port=free_port())           # not started: connection refused
     app = make_app(**server.config, OUTBOX_BACKOFF_SECONDS=60)
     with app.app_context():
-        report, _ = dispatched(app)
+        report, _ = dispatched()
         now = utcnow()
         assert process_due(now=now) == 0
         [row] = _rows()
@@ -301,7 +301,7 @@ def test_background_worker_sends_and_stops(make_app, smtp_server):
     try:
         assert thread.daemon
         with app.app_context():
-            report, _ = dispatched(app)
+            report, _ = dispatched()
             number = report.number
         [msg] = smtp_server.wait_for(1)
         assert number in msg["Subject"]

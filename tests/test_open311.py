@@ -28,11 +28,11 @@ W3C_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
 
 
 def make_report(*, description="Surowy opis z telefonem 600 100 200",
-                public_description="Dziura w jezdni przy przejściu", routing_reason="",
+                public_description="Dziura w jezdni przy przejściu",
                 **fields) -> Report:
     """Insert one report (see :func:`tests.factories.make_report`)."""
     return factories.make_report(description=description, public_description=public_description,
-                                 routing_reason=routing_reason, **fields)
+                                 **fields)
 
 
 def get_json(client, url):

@@ -5,6 +5,8 @@ import io
 import re
 
 import pytest
+
+from webapp.routing.services import current_routing
 from sqlalchemy import func, select
 
 from tests.conftest import fixture_photo
@@ -244,7 +246,7 @@ def test_tracking_page_shows_the_status_history(app, client):
     from webapp.reports.models import Report
     with app.app_context():
         report = db.session.scalars(select(Report)).one()
-        set_status(report, "in_progress", actor_kind="unit", actor_id="zdit",
+        set_status(report, "in_progress", routing=current_routing(), actor_kind="unit", actor_id="zdit",
                    note="Ekipa wyjedzie w czwartek.")
         db.session.commit()
     page = client.get(track).get_data(as_text=True)

@@ -1,9 +1,18 @@
-"""Dispatch: the outbox table, the worker that sends it, and e-mail."""
+"""Dispatch: the outbox table, the worker that sends it, and e-mail.
+
+Listens to :data:`webapp.departments.signals.link_issued` (the e-mail with a unit's link) and
+:data:`webapp.reports.signals.report_status_changed` (the notice to the resident).
+"""
 from __future__ import annotations
+
+from webapp.departments.signals import link_issued
+from webapp.dispatch import cli, models, services  # noqa: F401  (models: the table)
+from webapp.reports.signals import report_status_changed
 
 
 def init_app(app) -> None:
-    """Register the outbox model and the ``flask worker`` / ``flask serve`` commands."""
-    from webapp.dispatch import models  # noqa: F401
-    from webapp.dispatch import cli
+    """Register the outbox model, the ``flask worker`` / ``flask serve`` commands and the
+    listeners that queue e-mails."""
     cli.init_app(app)
+    link_issued.connect(services.on_link_issued)
+    report_status_changed.connect(services.on_report_status_changed)

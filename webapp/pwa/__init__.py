@@ -5,15 +5,16 @@ The browser half lives in ``static/sw.js`` (caching strategies, Background Sync)
 """
 from __future__ import annotations
 
+from webapp.pwa import views
+from webapp.reports.models import STATUS_LABELS
+
 
 def init_app(app) -> None:
     """Register the PWA blueprint and the ``pwa_status_labels`` template global."""
-    from webapp.pwa.views import bp
-    app.register_blueprint(bp)
+    app.register_blueprint(views.bp)
     app.jinja_env.globals["pwa_status_labels"] = status_labels
 
 
 def status_labels() -> dict[str, str]:
     """``{status value: translated label}`` for the "my reports" list drawn by the browser."""
-    from webapp.reports.models import STATUS_LABELS
     return {status.value: str(label) for status, label in STATUS_LABELS.items()}

@@ -135,6 +135,29 @@ class RoutingConfig:
         """The category with service_code ``code``, or None (also for a non-string ``code``)."""
         return self.services.get(code) if isinstance(code, str) else None
 
+    # Names for pages, e-mails and the API. Reports keep codes and ids that a later edit of
+    # routing.toml may remove, so every lookup falls back to the stored code or id.
+
+    def category_name(self, code: str, lang: str = "pl") -> str:
+        """Name of category ``code`` in ``lang`` ("pl"/"en"/"uk", Polish for any other); the
+        bare code when the category is no longer in the file."""
+        service = self.service(code)
+        return service.name(lang) if service is not None else code
+
+    def group_name(self, code: str, lang: str = "pl") -> str | None:
+        """Name of the group of category ``code`` in ``lang``, or None when unknown."""
+        service = self.service(code)
+        group = self.groups.get(service.group) if service is not None else None
+        return group.name(lang) if group is not None else None
+
+    def unit_name(self, unit_id: str | None) -> str | None:
+        """Official (Polish) name of unit ``unit_id``; the id itself when the unit is no longer
+        in the file; None for no unit."""
+        if not unit_id:
+            return None
+        unit = self.units.get(unit_id)
+        return unit.name if unit is not None else unit_id
+
     def grouped(self) -> list[tuple[Group, list[Service]]]:
         """Categories by group for the form's ``<optgroup>``s: groups in file order, each with its
         categories in file order; groups without categories are left out."""
