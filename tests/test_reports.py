@@ -10,7 +10,7 @@ from webapp.routing.services import current_routing
 from sqlalchemy import func, select
 
 from tests.conftest import fixture_photo
-from tests.helpers import report_form
+from tests.helpers import element_attrs, report_form
 
 
 def _count(app, model):
@@ -164,7 +164,8 @@ def test_htmx_errors_are_fragments_next_to_fields_and_keep_the_form(client):
     assert r.status_code == 422
     assert r.headers["HX-Reswap"] == "none"
     body = r.get_data(as_text=True)
-    assert 'id="err-lat" class="field-error" hx-swap-oob="true"' in body
+    assert element_attrs(body, "err-lat") == {"tag": "div", "id": "err-lat",
+                                              "class": "field-error", "hx-swap-oob": "true"}
     assert 'id="err-description"' in body and "Opisz problem" in body
     assert "<form" not in body  # the form (and the chosen files) stay as they are
 

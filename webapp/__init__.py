@@ -43,6 +43,8 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     compress.init_app(app)
 
+    # Imported here, not at the top: `flask routing check` imports webapp.routing.cli, hence
+    # this package, and must not load every domain (nor need a valid app) to check a file.
     from webapp import i18n, security, errors
     i18n.init_app(app)
     security.init_app(app)

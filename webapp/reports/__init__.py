@@ -5,13 +5,16 @@ Imports no domain above it: departments and dispatch react to what it announces
 """
 from __future__ import annotations
 
-from webapp.reports import cli, models, views  # noqa: F401  (models: the tables)
+from webapp.reports import cli, forms, models, views  # noqa: F401  (models: the tables)
 from webapp.routing.services import current_routing
 
 
 def init_app(app) -> None:
-    """Register the report models, the ``reports`` blueprint, the ``current_routing``
-    template global and the ``flask reports`` command group."""
+    """Register the report models, the ``reports`` blueprint, the ``current_routing``,
+    ``description_min`` and ``description_max`` template globals and the ``flask reports``
+    command group."""
     app.register_blueprint(views.bp)
     app.jinja_env.globals["current_routing"] = current_routing
+    app.jinja_env.globals.update(description_min=forms.DESCRIPTION_MIN,
+                                 description_max=forms.DESCRIPTION_MAX)
     cli.init_app(app)

@@ -39,7 +39,7 @@ class ReportForm(FlaskForm):
     address_string = StringField(_l("Address or place (optional)"),
                                  validators=[Optional(), Length(max=255)],
                                  filters=[lambda s: s.strip() if isinstance(s, str) else s])
-    media = MultipleFileField(_l("Photos (up to 5)"))
+    media = MultipleFileField(_l("Photos"))  # how many: PHOTO_MAX_COUNT, checked by the service
     email = EmailField(_l("E-mail for updates (optional)"),
                        validators=[Optional(), Length(max=254),
                                    Email(message=_l("This e-mail address is not valid."),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
+from shapely.validation import explain_validity
 
 from webapp.geo.boundary import Boundary
 
@@ -270,8 +271,23 @@ def load_routing(path: str | Path, *, boundary: Boundary | None = None) -> Routi
 
     c = _Collector()
     c.unknown_keys(data, _TOP_KEYS, "(top level)")
+    units = _read_units(c, data)
+    operator_unit = _read_operator_unit(c, data, units)
+    groups = _read_groups(c, data)
+    services = _read_services(c, data, units, groups)
+    area_rules = _read_area_rules(c, data, units, services, folder=path.parent, city=boundary)
+    if c.errors:
+        raise RoutingConfigError(path, c.errors)
+    return RoutingConfig(units=units, groups=groups, services=services, area_rules=area_rules,
+                         operator_unit=operator_unit, source=str(path))
 
-    units: dict[str, Unit] = {}
+
+# One reader per section of the file. Each records its problems in the collector and returns
+# what it could read; an id that is known but broken maps to None, so references to it are not
+# reported a second time.
+
+def _read_units(c: _Collector, data: dict) -> dict[str, Unit | None]:
+    units: dict[str, Unit | None] = {}
     for i, t in c.table_list(data, "units", required=True):
         where = f"units[{i}]"
         uid = c.string(t, "id", where, pattern=_ID_RE,
@@ -283,12 +299,7 @@ def load_routing(path: str | Path, *, boundary: Boundary | None = None) -> Routi
         short = c.string(t, "short", where)
         email = c.string(t, "email", where)
         channel = c.string(t, "channel", where)
-        if email is not None:
-            try:
-                validate_email(email, check_deliverability=False)
-            except EmailNotValidError as exc:
-                c.add(f"{where}.email: {email!r} is not a valid e-mail address ({exc})")
-                email = None
+        email = _email(c, email, where)
         if channel is not None and channel not in CHANNELS:
             c.add(f"{where}.channel: unknown channel {channel!r} (known: {', '.join(CHANNELS)})")
             channel = None
@@ -297,20 +308,37 @@ def load_routing(path: str | Path, *, boundary: Boundary | None = None) -> Routi
         elif uid and None not in (name, short, email, channel):
             units[uid] = Unit(uid, name, short, email, channel)
         elif uid:
-            units.setdefault(uid, None)  # known id, so references to it are not reported too
-    unit_ids = [u for u in units]
+            units.setdefault(uid, None)
+    return units
 
-    def check_unit(value, where: str) -> bool:
-        if value is not None and value not in units:
-            c.add(f"{where}.unit: unknown unit {value!r} (known: {_known(unit_ids)})")
-            return False
-        return value is not None
 
+def _email(c: _Collector, email: str | None, where: str) -> str | None:
+    if email is None:
+        return None
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        c.add(f"{where}.email: {email!r} is not a valid e-mail address ({exc})")
+        return None
+    return email
+
+
+def _check_unit(c: _Collector, value, where: str, units: dict) -> bool:
+    if value is not None and value not in units:
+        c.add(f"{where}.unit: unknown unit {value!r} (known: {_known(units)})")
+        return False
+    return value is not None
+
+
+def _read_operator_unit(c: _Collector, data: dict, units: dict) -> str | None:
     operator_unit = c.string(data, "operator_unit", "")
     if operator_unit is not None and operator_unit not in units:
-        c.add(f"operator_unit: unknown unit {operator_unit!r} (known: {_known(unit_ids)})")
+        c.add(f"operator_unit: unknown unit {operator_unit!r} (known: {_known(units)})")
+    return operator_unit
 
-    groups: dict[str, Group] = {}
+
+def _read_groups(c: _Collector, data: dict) -> dict[str, Group | None]:
+    groups: dict[str, Group | None] = {}
     for i, t in c.table_list(data, "groups", required=True):
         where = f"groups[{i}]"
         gid = c.string(t, "id", where, pattern=_ID_RE,
@@ -325,9 +353,12 @@ def load_routing(path: str | Path, *, boundary: Boundary | None = None) -> Routi
             groups[gid] = Group(gid, *names)
         elif gid:
             groups.setdefault(gid, None)
-    group_ids = list(groups)
+    return groups
 
-    services: dict[str, Service] = {}
+
+def _read_services(c: _Collector, data: dict, units: dict, groups: dict
+                   ) -> dict[str, Service | None]:
+    services: dict[str, Service | None] = {}
     for i, t in c.table_list(data, "categories", required=True):
         where = f"categories[{i}]"
         code = c.string(t, "code", where, pattern=_CODE_RE,
@@ -338,10 +369,10 @@ def load_routing(path: str | Path, *, boundary: Boundary | None = None) -> Routi
         names = [c.string(t, f"name_{lang}", where) for lang in LANGUAGES]
         group = c.string(t, "group", where)
         if group is not None and group not in groups:
-            c.add(f"{where}.group: unknown group {group!r} (known: {_known(group_ids)})")
+            c.add(f"{where}.group: unknown group {group!r} (known: {_known(groups)})")
             group = None
         unit = c.string(t, "unit", where)
-        unit_ok = check_unit(unit, where)
+        unit_ok = _check_unit(c, unit, where, units)
         mode = c.string(t, "mode", where)
         if mode is not None and mode not in MODES:
             c.add(f"{where}.mode: {mode!r} is not a mode (use \"auto\" or \"operator\")")
@@ -354,10 +385,13 @@ def load_routing(path: str | Path, *, boundary: Boundary | None = None) -> Routi
             services[code] = Service(code, *names, group, unit, mode, confidence, evidence)
         elif code:
             services.setdefault(code, None)
+    return services
 
+
+def _read_area_rules(c: _Collector, data: dict, units: dict, services: dict, *, folder: Path,
+                     city: Boundary | None) -> list[AreaRule]:
     area_rules: list[AreaRule] = []
     area_ids: set[str] = set()
-    city = boundary
     for i, t in c.table_list(data, "area_rules", required=False):
         where = f"area_rules[{i}]"
         rid = c.string(t, "id", where, pattern=_ID_RE,
@@ -372,21 +406,17 @@ def load_routing(path: str | Path, *, boundary: Boundary | None = None) -> Routi
         c.unknown_keys(t, _AREA_KEYS, where)
         name = c.string(t, "name", where)
         unit = c.string(t, "unit", where)
-        unit_ok = check_unit(unit, where)
+        unit_ok = _check_unit(c, unit, where, units)
         codes = _service_list(c, t, where, services)
         area = c.string(t, "area", where)
         shape = None
         if area is not None:
             if city is None:
                 city = Boundary.from_file(DEFAULT_BOUNDARY_FILE)
-            shape = _load_area(c, path.parent / area, area, where, city)
+            shape = _load_area(c, folder / area, area, where, city)
         if rid and name is not None and unit_ok and codes is not None and shape is not None:
             area_rules.append(AreaRule(rid, name, codes, unit, area, shape))
-
-    if c.errors:
-        raise RoutingConfigError(path, c.errors)
-    return RoutingConfig(units=units, groups=groups, services=services, area_rules=area_rules,
-                         operator_unit=operator_unit, source=str(path))
+    return area_rules
 
 
 def _service_list(c: _Collector, table: dict, where: str, services: dict) -> tuple[str, ...] | None:
@@ -419,7 +449,6 @@ def _load_area(c: _Collector, file: Path, written: str, where: str, city: Bounda
         return None
     geometry = area.geometry
     if not geometry.is_valid:
-        from shapely.validation import explain_validity
         c.add(f"{where}.area: the polygon in {written!r} is invalid ({explain_validity(geometry)})")
         return None
     if geometry.area == 0:
