@@ -50,7 +50,8 @@ def create_app(config: dict | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
 
-    # Domain packages: each owns its blueprint, models and CLI commands.
+    # Domain packages (imported here for the same reason): each owns its blueprint, models,
+    # CLI commands and the listeners it connects to the signals of the domains below it.
     from webapp import geo, routing, photos, reports, dispatch, departments, open311, pages, pwa
     for module in (geo, routing, photos, reports, dispatch, departments, open311, pages, pwa):
         module.init_app(app)
