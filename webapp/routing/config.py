@@ -219,6 +219,33 @@ class _Collector:
             return None
         return value
 
+    def entries(self, data: dict, key: str, id_key: str, *, allowed: tuple[str, ...],
+                pattern: re.Pattern, hint: str, required: bool = True):
+        """Yield ``(where, id, table)`` for each ``[[key]]`` table: ``id`` is its ``id_key``
+        value when valid (else None, with the problem recorded) and ``where`` names the table
+        in messages (``units[3] (zdit)``); unknown keys are recorded too."""
+        for i, table in self.table_list(data, key, required=required):
+            where = f"{key}[{i}]"
+            ident = self.string(table, id_key, where, pattern=pattern, hint=hint)
+            if ident:
+                where = f"{key}[{i}] ({ident})"
+            self.unknown_keys(table, allowed, where)
+            yield where, ident, table
+
+    def keep(self, found: dict, ident: str | None, value, where: str, *, id_key: str,
+             label: str) -> None:
+        """Put ``value`` under ``ident`` in ``found``, recording a duplicate; a ``value`` of
+        None (the table had problems) still makes the id known, so references to it are not
+        reported a second time."""
+        if not ident:
+            return
+        if ident in found:
+            self.add(f"{where}.{id_key}: duplicate {label} {ident!r}")
+        elif value is not None:
+            found[ident] = value
+        else:
+            found.setdefault(ident, None)
+
     def unknown_keys(self, table: dict, allowed: tuple[str, ...], where: str) -> None:
         for key in table:
             if key not in allowed:
@@ -241,6 +268,7 @@ _SERVICE_KEYS = ("code", "name_pl", "name_en", "name_uk", "group", "unit", "mode
                  "confidence", "evidence")
 _AREA_KEYS = ("id", "name", "services", "unit", "area")
 _TOP_KEYS = ("operator_unit", "units", "groups", "categories", "area_rules")
+_ID_HINT = "use 1-32 lower-case ASCII letters, digits, '_' or '-'"
 
 
 def load_routing(path: str | Path, *, boundary: Boundary | None = None) -> RoutingConfig:
@@ -288,13 +316,8 @@ def load_routing(path: str | Path, *, boundary: Boundary | None = None) -> Routi
 
 def _read_units(c: _Collector, data: dict) -> dict[str, Unit | None]:
     units: dict[str, Unit | None] = {}
-    for i, t in c.table_list(data, "units", required=True):
-        where = f"units[{i}]"
-        uid = c.string(t, "id", where, pattern=_ID_RE,
-                       hint="use 1-32 lower-case ASCII letters, digits, '_' or '-', e.g. 'zdit'")
-        if uid:
-            where = f"units[{i}] ({uid})"
-        c.unknown_keys(t, _UNIT_KEYS, where)
+    for where, uid, t in c.entries(data, "units", "id", allowed=_UNIT_KEYS, pattern=_ID_RE,
+                                   hint=_ID_HINT + ", e.g. 'zdit'"):
         name = c.string(t, "name", where)
         short = c.string(t, "short", where)
         email = c.string(t, "email", where)
@@ -303,12 +326,9 @@ def _read_units(c: _Collector, data: dict) -> dict[str, Unit | None]:
         if channel is not None and channel not in CHANNELS:
             c.add(f"{where}.channel: unknown channel {channel!r} (known: {', '.join(CHANNELS)})")
             channel = None
-        if uid and uid in units:
-            c.add(f"{where}.id: duplicate unit id {uid!r}")
-        elif uid and None not in (name, short, email, channel):
-            units[uid] = Unit(uid, name, short, email, channel)
-        elif uid:
-            units.setdefault(uid, None)
+        unit = Unit(uid, name, short, email, channel) \
+            if None not in (name, short, email, channel) else None
+        c.keep(units, uid, unit, where, id_key="id", label="unit id")
     return units
 
 
@@ -339,33 +359,20 @@ def _read_operator_unit(c: _Collector, data: dict, units: dict) -> str | None:
 
 def _read_groups(c: _Collector, data: dict) -> dict[str, Group | None]:
     groups: dict[str, Group | None] = {}
-    for i, t in c.table_list(data, "groups", required=True):
-        where = f"groups[{i}]"
-        gid = c.string(t, "id", where, pattern=_ID_RE,
-                       hint="use 1-32 lower-case ASCII letters, digits, '_' or '-', e.g. 'roads'")
-        if gid:
-            where = f"groups[{i}] ({gid})"
-        c.unknown_keys(t, _GROUP_KEYS, where)
+    for where, gid, t in c.entries(data, "groups", "id", allowed=_GROUP_KEYS, pattern=_ID_RE,
+                                   hint=_ID_HINT + ", e.g. 'roads'"):
         names = [c.string(t, f"name_{lang}", where) for lang in LANGUAGES]
-        if gid and gid in groups:
-            c.add(f"{where}.id: duplicate group id {gid!r}")
-        elif gid and None not in names:
-            groups[gid] = Group(gid, *names)
-        elif gid:
-            groups.setdefault(gid, None)
+        group = Group(gid, *names) if None not in names else None
+        c.keep(groups, gid, group, where, id_key="id", label="group id")
     return groups
 
 
 def _read_services(c: _Collector, data: dict, units: dict, groups: dict
                    ) -> dict[str, Service | None]:
     services: dict[str, Service | None] = {}
-    for i, t in c.table_list(data, "categories", required=True):
-        where = f"categories[{i}]"
-        code = c.string(t, "code", where, pattern=_CODE_RE,
-                        hint="use 1-64 ASCII letters, digits, '_', '.' or '-', e.g. 'ROAD_POTHOLE'")
-        if code:
-            where = f"categories[{i}] ({code})"
-        c.unknown_keys(t, _SERVICE_KEYS, where)
+    for where, code, t in c.entries(data, "categories", "code", allowed=_SERVICE_KEYS,
+                                    pattern=_CODE_RE, hint="use 1-64 ASCII letters, digits, "
+                                    "'_', '.' or '-', e.g. 'ROAD_POTHOLE'"):
         names = [c.string(t, f"name_{lang}", where) for lang in LANGUAGES]
         group = c.string(t, "group", where)
         if group is not None and group not in groups:
@@ -379,12 +386,9 @@ def _read_services(c: _Collector, data: dict, units: dict, groups: dict
             mode = None
         confidence = c.string(t, "confidence", where, required=False) or ""
         evidence = c.string(t, "evidence", where, required=False) or ""
-        if code and code in services:
-            c.add(f"{where}.code: duplicate category code {code!r}")
-        elif code and None not in (*names, group, mode) and unit_ok:
-            services[code] = Service(code, *names, group, unit, mode, confidence, evidence)
-        elif code:
-            services.setdefault(code, None)
+        service = Service(code, *names, group, unit, mode, confidence, evidence) \
+            if None not in (*names, group, mode) and unit_ok else None
+        c.keep(services, code, service, where, id_key="code", label="category code")
     return services
 
 
@@ -392,18 +396,13 @@ def _read_area_rules(c: _Collector, data: dict, units: dict, services: dict, *, 
                      city: Boundary | None) -> list[AreaRule]:
     area_rules: list[AreaRule] = []
     area_ids: set[str] = set()
-    for i, t in c.table_list(data, "area_rules", required=False):
-        where = f"area_rules[{i}]"
-        rid = c.string(t, "id", where, pattern=_ID_RE,
-                       hint="use 1-32 lower-case ASCII letters, digits, '_' or '-'")
-        if rid:
-            where = f"area_rules[{i}] ({rid})"
-            if rid in area_ids:
-                c.add(f"{where}.id: duplicate area rule id {rid!r}")
-                rid = None
-            else:
-                area_ids.add(rid)
-        c.unknown_keys(t, _AREA_KEYS, where)
+    for where, rid, t in c.entries(data, "area_rules", "id", allowed=_AREA_KEYS,
+                                   pattern=_ID_RE, hint=_ID_HINT, required=False):
+        if rid in area_ids:
+            c.add(f"{where}.id: duplicate area rule id {rid!r}")
+            rid = None
+        elif rid:
+            area_ids.add(rid)
         name = c.string(t, "name", where)
         unit = c.string(t, "unit", where)
         unit_ok = _check_unit(c, unit, where, units)
