@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 from pathlib import Path
 
 import webapp
@@ -47,3 +48,13 @@ def test_imports_inside_functions_say_why():
                     if not above.startswith("#"):
                         unexplained.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert unexplained == []
+
+
+def test_tests_share_helpers_through_factories_not_other_test_files():
+    """Shared test code lives in tests/factories.py and tests/helpers.py: a test module that
+    imports another one runs (and couples to) that module's tests."""
+    tests = Path(__file__).parent
+    offenders = [str(path.relative_to(tests)) for path in tests.rglob("*.py")
+                 if re.search(r"^\s*(from|import) tests(\.browser)?\.test_", path.read_text(),
+                              re.MULTILINE)]
+    assert offenders == []
