@@ -6,22 +6,32 @@ PORT ?= 5000
 export PORT
 export FLASK_APP := webapp
 
-.PHONY: run test test-only ci serve-production worker vendor translations extract-messages bench clean
+.PHONY: run test test-only lock ci serve-production worker vendor translations extract-messages bench clean
 
-$(VENV)/.installed: pyproject.toml
+# Installs take the exact versions of requirements*.lock (what CI passed with); `make lock`
+# updates them after a change to pyproject.toml's dependencies.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
-	$(BIN)/pip install -q -e '.[test]'
+$(VENV)/.test-installed: $(VENV)/.installed pyproject.toml requirements-test.lock
+	$(BIN)/pip install -q -r requirements-test.lock
+	$(BIN)/pip install -q --no-deps -e '.[test]'
 	touch $@
 
 # gunicorn, the PostgreSQL driver, the Redis client and supervisord (README "Production").
 $(VENV)/.production-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install -q -e '.[production]'
 	touch $@
+
+# Re-resolve the locks from pyproject.toml (newest versions its caps allow); commit both files.
+lock: $(VENV)/.installed
+	$(BIN)/pip install -q 'pip-tools>=7.4,<8'
+	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links --extra=test -o requirements-test.lock pyproject.toml
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile -d translations --statistics
@@ -54,10 +64,12 @@ node_modules/.package-lock.json: package.json
 	touch $@
 
 test: $(VENV)/.test-installed translations /usr/bin/chromium /usr/sbin/nginx node_modules/.package-lock.json
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 # The suite without the install steps (used by .ci/run for the PostgreSQL pass).
 test-only: translations
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 # Production-like, locally: supervisord keeps gunicorn (2 workers) and 2 outbox workers on

@@ -11,8 +11,7 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-# Keep loggers made before (the app's): by default fileConfig disables them, silencing e.g.
-# the outbox's error log in a process that migrated first (tests, `flask db upgrade` in-process).
+# Keep the app's loggers (the outbox worker's, ...) working when migrations run in-process.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 

@@ -1,35 +1,58 @@
-"""Factories for rows the tests need, instead of fixtures that build worlds (STYLE.md)."""
+"""Factories for the rows tests need, instead of fixtures that build worlds (STYLE.md).
+
+The one place tests make reports: :func:`make_report` (a report as it looks some time after
+submission), :func:`new_report` (as :func:`~webapp.reports.services.submit_report` leaves it
+before dispatch) and :func:`dispatched` (sent to its unit, with the unit's link). All need an
+app context.
+"""
 from __future__ import annotations
 
+import os
 import uuid
+from urllib.parse import quote
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from webapp.clock import utcnow
+from webapp.departments.models import DepartmentLink
+from webapp.dispatch.models import OutboxMessage
+from webapp.dispatch.services import enqueue
 from webapp.extensions import db
+from webapp.reports.lifecycle import dispatch_report
 from webapp.reports.models import Report, StatusChange
+from webapp.reports.services import token_hash, tracking_token
+from webapp.routing.services import current_routing
+
+CONSENT_VERSION = "2024-04-16"
 
 
-def make_report(*, history=(), commit=True, **fields) -> Report:
-    """Insert one report at ul. Piotrkowska (a pothole, dispatched to ZDiT a day ago) with
-    ``fields`` overriding any column, and ``history`` tuples ``(status, note, actor_kind,
-    actor_id, agency, minutes after requested_at)``. Needs an app context; commits unless
-    ``commit`` is False."""
+def make_report(*, history=(), commit=True, unit=None, consent=None, **fields) -> Report:
+    """Insert one report at ul. Piotrkowska (a pothole, dispatched to ZDiT a day ago).
+
+    ``fields`` override any column; ``unit`` is short for ``agency_responsible``; ``consent``
+    fills the consent columns (by default when there is an ``email``). ``history`` is tuples ``(status,
+    note, actor_kind, actor_id, agency, minutes after requested_at)``. The tracking token is
+    the real one for the ``client_id`` (:func:`tracking_token`). Commits unless ``commit`` is
+    False (then the row is only added to the session).
+    """
     requested_at = fields.pop("requested_at", None) or utcnow() - timedelta(days=1)
     service_code = fields.get("service_code", "ROAD_POTHOLE")
+    client_id = fields.pop("client_id", None) or str(uuid.uuid4())
     values = dict(
-        client_id=str(uuid.uuid4()), tracking_token_hash=uuid.uuid4().hex + uuid.uuid4().hex,
+        client_id=client_id, tracking_token_hash=token_hash(tracking_token(client_id)),
         service_code=service_code,
         description="Duża dziura przy przejściu, tel. 600 100 200",
         public_description="Duża dziura przy przejściu dla pieszych",
         lat=51.7593, long=19.4573, address_string="ul. Piotrkowska 104",
-        status="dispatched", agency_responsible="zdit",
+        status="dispatched", agency_responsible=unit or "zdit",
         routing_rule=f"category:{service_code}",
-        routing_reason="Kategoria przekazywana do jednostki.",
         requested_at=requested_at, updated_at=requested_at,
     )
+    if consent or (consent is None and fields.get("email")):
+        values.update(consent_version=CONSENT_VERSION, consent_text="Zgoda",
+                      consent_at=requested_at)
     values.update(fields)
-    if values.get("email") and "consent_version" not in fields:
-        values["consent_version"] = "2024-04-16"
     report = Report(**values)
     for st, note, kind, actor, agency, minutes in history:
         when = requested_at + timedelta(minutes=minutes)
@@ -40,3 +63,70 @@ def make_report(*, history=(), commit=True, **fields) -> Report:
     if commit:
         db.session.commit()
     return report
+
+
+def new_report(*, waiting=False, status="awaiting_moderation", unit="zdit", consent=False,
+               **fields) -> Report:
+    """A report just submitted (now, not yet dispatched), flushed, not committed.
+
+    ``waiting=True`` adds the ``status`` entry by "system" that an operator-mode report gets.
+    """
+    fields.setdefault("description", "Głęboka dziura w jezdni przy przejściu dla pieszych.")
+    fields.setdefault("public_description", fields["description"])
+    fields.setdefault("lat", 51.7592)
+    fields.setdefault("long", 19.4560)
+    history = [(status, "", "system", None, unit, 0)] if waiting else ()
+    report = make_report(status=status, unit=unit, requested_at=utcnow(), history=history,
+                         consent=consent, commit=False, **fields)
+    db.session.flush()
+    return report
+
+
+def dispatched(**fields) -> tuple[Report, DepartmentLink]:
+    """A committed :func:`new_report` dispatched to its unit; returns ``(report, link)``."""
+    report = new_report(**fields)
+    dispatch_report(report, routing=current_routing())
+    db.session.commit()
+    return report, latest_link(report)
+
+
+def latest_link(report: Report) -> DepartmentLink | None:
+    """The newest department link of ``report``."""
+    return db.session.scalars(select(DepartmentLink).where(DepartmentLink.report_id == report.id)
+                              .order_by(DepartmentLink.created_at.desc())).first()
+
+
+def outbox(kind: str | None = None) -> list[OutboxMessage]:
+    """The outbox rows (of ``kind``), oldest first."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id)
+    if kind:
+        query = query.where(OutboxMessage.kind == kind)
+    return list(db.session.scalars(query))
+
+
+def enqueue_plain(n: int, prefix: str = "test") -> list[int]:
+    """Queue ``n`` plain test e-mails (kind ``test``) and commit; returns their row ids."""
+    rows = [enqueue("test", f"{prefix}:{i}", {"to": [f"u{i}@example.org"],
+                                               "subject": f"Wiadomość {i}",
+                                               "text": f"Treść {i}", "html": None})
+            for i in range(n)]
+    db.session.commit()
+    return [row.id for row in rows]
+
+
+def outbox_rows():
+    """Every outbox row, oldest first, read afresh."""
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def worker_env(app) -> dict:
+    """Environment for a `flask worker` process on the test database and SMTP server."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args", {}).get("options")
+    if options:  # PostgreSQL run: the per-run schema travels in the URL (libpq options)
+        url += "?options=" + quote(options)
+    return {**os.environ, "FLASK_APP": "webapp", "DATABASE_URL": url,
+            "INSTANCE_PATH": app.instance_path, "SECRET_KEY": app.config["SECRET_KEY"],
+            "MAIL_SERVER": app.config["MAIL_SERVER"], "MAIL_PORT": str(app.config["MAIL_PORT"]),
+            "PUBLIC_BASE_URL": app.config["PUBLIC_BASE_URL"]}

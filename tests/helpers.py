@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from html.parser import HTMLParser
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -29,3 +30,22 @@ def report_form(client, **fields) -> dict:
     }
     data.update(fields)
     return data
+
+
+class _ById(HTMLParser):
+    def __init__(self, wanted: str):
+        super().__init__()
+        self.wanted, self.found = wanted, None
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if self.found is None and attributes.get("id") == self.wanted:
+            self.found = {"tag": tag, **attributes}
+
+
+def element_attrs(html: str, element_id: str) -> dict | None:
+    """The attributes of the element with ``id=element_id`` in ``html`` (plus ``"tag"``), in
+    any order, or None when there is none. Attributes without a value map to None."""
+    parser = _ById(element_id)
+    parser.feed(html)
+    return parser.found

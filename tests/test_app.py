@@ -1,6 +1,13 @@
 """Application-wide behaviour: health check, security headers, maintenance, languages."""
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.reports.models import Report
+
 
 def test_healthz_checks_the_database(client):
     r = client.get("/healthz")
@@ -66,7 +73,15 @@ def test_reporting_can_be_switched_off(make_app):
     page = c.get("/report").get_data(as_text=True)
     assert "tymczasowo wyłączone" in page
     assert 'id="report-form"' not in page
-    assert c.post("/report", data={}).status_code in (400, 503)
+    # A complete, valid submission (CSRF token included, so CSRF cannot answer first) is
+    # refused by the switch and stores nothing.
+    token = c.get("/csrf-token").get_json()["csrf_token"]
+    data = {"csrf_token": token, "client_id": str(uuid.uuid4()), "service_code": "ROAD_POTHOLE",
+            "description": "Głęboka dziura w jezdni przy przejściu.", "lat": "51.7592",
+            "long": "19.4560"}
+    assert c.post("/report", data=data).status_code == 503
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Report)) == 0
 
 
 def test_rules_page_shows_the_regulamin(client):

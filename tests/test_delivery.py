@@ -19,8 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.smtp import SMTPServer, free_port
-from tests.test_dispatch import _enqueue_plain, _rows, _subprocess_env
-from tests.test_lifecycle import dispatched
+from tests.factories import dispatched, enqueue_plain, outbox_rows, worker_env
 from webapp.clock import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +45,7 @@ def _wait(condition, timeout: float, what: str):
 
 def _pages(app, report_id: int, client_id: str, lang: str = "pl") -> tuple[str, str]:
     """The public page and the private tracking page of a report, as HTML."""
-    from webapp.reports.tracking import tracking_url
+    from webapp.reports.services import tracking_url
     client = app.test_client()
     with app.test_request_context():
         track = tracking_url(_Report(client_id), external=False)
@@ -70,10 +69,10 @@ def test_a_550_refusal_kills_the_message_at_once_and_alerts_the_administrator(ma
     smtp_server.rcpt_answers[UNIT_EMAIL] = NO_SUCH_USER
     app = make_app(**smtp_server.config, ADMIN_EMAIL=ADMIN, OUTBOX_MAX_ATTEMPTS=8)
     with app.app_context(), caplog.at_level(logging.WARNING, logger="webapp.dispatch"):
-        report, _ = dispatched(app)
+        report, _ = dispatched()
         report_id = report.id
         assert process_due() == 0
-        dead, alert = _rows()
+        dead, alert = outbox_rows()
         dead_id = dead.id
         assert (dead.status, dead.attempts, dead.kind) == ("dead", 1, "dispatch")
         assert "550" in dead.last_error and "No such user" in dead.last_error
@@ -102,10 +101,10 @@ def test_a_451_refusal_is_retried_with_backoff_and_raises_no_alert(make_app, smt
     app = make_app(**smtp_server.config, ADMIN_EMAIL=ADMIN, OUTBOX_BACKOFF_SECONDS=60,
                    OUTBOX_MAX_ATTEMPTS=3)
     with app.app_context():
-        dispatched(app)
+        dispatched()
         now = utcnow()
         assert process_due(now=now) == 0
-        [row] = _rows()
+        [row] = outbox_rows()
         assert (row.status, row.attempts) == ("pending", 1)
         assert "451" in row.last_error and "Try later" in row.last_error
         assert now + timedelta(seconds=30) <= row.next_attempt_at <= now + timedelta(seconds=60)
@@ -113,7 +112,7 @@ def test_a_451_refusal_is_retried_with_backoff_and_raises_no_alert(make_app, smt
         # The server takes it on the next attempt.
         del smtp_server.rcpt_answers[UNIT_EMAIL]
         assert process_due(now=row.next_attempt_at) == 1
-        [row] = _rows()
+        [row] = outbox_rows()
         assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
     [message] = smtp_server.wait_for(1)
     assert smtp_server.envelopes == [(smtp_server.envelopes[0][0], [UNIT_EMAIL])]
@@ -124,15 +123,15 @@ def test_temporary_failures_die_only_after_max_attempts_then_alert(make_app, smt
     smtp_server.rcpt_answers[UNIT_EMAIL] = TRY_LATER
     app = make_app(**smtp_server.config, ADMIN_EMAIL=ADMIN, OUTBOX_MAX_ATTEMPTS=3)
     with app.app_context():
-        dispatched(app)
+        dispatched()
         now = utcnow()
         for attempt in (1, 2):
             process_due(now=now)
-            [row] = _rows()
+            [row] = outbox_rows()
             assert (row.status, row.attempts) == ("pending", attempt)
             now = row.next_attempt_at
         process_due(now=now)
-        row, alert = _rows()
+        row, alert = outbox_rows()
         assert (row.status, row.attempts) == ("dead", 3)
         assert "451" in row.last_error
         assert alert.kind == "admin_alert" and "451 4.3.0 Try later" in alert.payload["text"]
@@ -144,10 +143,10 @@ def test_an_alert_that_dies_raises_no_further_alert(make_app, smtp_server, caplo
     smtp_server.rcpt_answers[ADMIN] = NO_SUCH_USER
     app = make_app(**smtp_server.config, ADMIN_EMAIL=ADMIN)
     with app.app_context(), caplog.at_level(logging.ERROR, logger="webapp.dispatch"):
-        dispatched(app)
+        dispatched()
         for _ in range(3):
             process_due(now=utcnow() + timedelta(days=1))
-        rows = _rows()
+        rows = outbox_rows()
         assert [(r.kind, r.status) for r in rows] == [("dispatch", "dead"),
                                                       ("admin_alert", "dead")]
     assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 2
@@ -181,9 +180,9 @@ def test_a_connection_refused_is_temporary(make_app):
     server = SMTPServer(port=free_port())  # not started
     app = make_app(**server.config, ADMIN_EMAIL=ADMIN)
     with app.app_context():
-        _enqueue_plain(1)
+        enqueue_plain(1)
         process_due()
-        [row] = _rows()
+        [row] = outbox_rows()
         assert row.status == "pending" and "Connection" in row.last_error
 
 
@@ -198,7 +197,7 @@ def test_a_partly_refused_message_is_sent_and_names_the_refused_recipient(make_a
                                 "text": "t"})
         db.session.commit()
         assert process_due() == 1
-        [row] = _rows()
+        [row] = outbox_rows()
         assert row.status == "sent" and "gone@example.org: 550" in row.last_error
     smtp_server.wait_for(1)
     assert smtp_server.envelopes[0][1] == ["ok@example.org"]
@@ -212,11 +211,11 @@ def test_outbox_list_and_retry_fix_a_dead_message(make_app, smtp_server):
     app = make_app(**smtp_server.config, ADMIN_EMAIL=None)  # no alert: nothing but the dead row
     runner = app.test_cli_runner()
     with app.app_context():
-        report, _ = dispatched(app)
+        report, _ = dispatched()
         report_id = report.id
-        _enqueue_plain(1)
+        enqueue_plain(1)
         process_due()
-        dead, ok = _rows()
+        dead, ok = outbox_rows()
         assert (dead.status, ok.status) == ("dead", "sent")
         dead_id, ok_id = dead.id, ok.id
     listing = runner.invoke(args=["outbox", "list", "--dead"])
@@ -235,17 +234,17 @@ def test_outbox_list_and_retry_fix_a_dead_message(make_app, smtp_server):
     bad = runner.invoke(args=["outbox", "retry", str(dead_id), "--to", "not an address"])
     assert bad.exit_code != 0 and "not an e-mail address" in bad.output
     with app.app_context():
-        assert _rows()[0].status == "dead"
+        assert outbox_rows()[0].status == "dead"
     # The unit gave a working address; the operator sends the message there.
     new_address = "biuro@zdit.lodz.example"
     retried = runner.invoke(args=["outbox", "retry", str(dead_id), "--to", new_address])
     assert retried.exit_code == 0, retried.output
     assert "pending again" in retried.output and new_address in retried.output
     with app.app_context():
-        row = _rows()[0]
+        row = outbox_rows()[0]
         assert (row.status, row.attempts, row.dead_at) == ("pending", 0, None)
         assert process_due() == 1
-        assert _rows()[0].status == "sent"
+        assert outbox_rows()[0].status == "sent"
     assert smtp_server.wait_for(2)[-1]["To"] == new_address
     assert smtp_server.envelopes[-1][1] == [new_address]
     assert app.test_client().get("/healthz").get_json()["outbox_dead"] == 0
@@ -263,15 +262,15 @@ def test_a_message_that_dies_again_after_a_retry_alerts_again(make_app, smtp_ser
     smtp_server.rcpt_answers[UNIT_EMAIL] = NO_SUCH_USER
     app = make_app(**smtp_server.config, ADMIN_EMAIL=ADMIN)
     with app.app_context():
-        dispatched(app)
+        dispatched()
         process_due()
-        first = _rows()[0].id
+        first = outbox_rows()[0].id
         retry(first)
         process_due()
         process_due()
-        kinds = [(r.kind, r.status) for r in _rows()]
+        kinds = [(r.kind, r.status) for r in outbox_rows()]
         assert kinds.count(("admin_alert", "sent")) == 2
-        assert _rows()[0].status == "dead"
+        assert outbox_rows()[0].status == "dead"
 
 
 # --------------------------------------------------------------------- honest report pages
@@ -290,8 +289,8 @@ def test_report_pages_say_sent_only_once_the_email_went_out(make_app, smtp_serve
     from markupsafe import escape
     app = make_app(**smtp_server.config, ADMIN_EMAIL=ADMIN)
     with app.app_context():
-        good, _ = dispatched(app)
-        bad, _ = dispatched(app, unit="zdit")
+        good, _ = dispatched()
+        bad, _ = dispatched(unit="zdit")
         good_ids, bad_ids = (good.id, good.client_id), (bad.id, bad.client_id)
     # Queued, not sent yet: "being sent", never "sent".
     for page in _pages(app, *good_ids, lang=lang):
@@ -322,7 +321,7 @@ def test_report_pages_say_sent_only_once_the_email_went_out(make_app, smtp_serve
 def test_the_status_label_no_longer_says_sent(make_app):
     app = make_app()
     with app.app_context():
-        report, _ = dispatched(app)
+        report, _ = dispatched()
         ids = (report.id, report.client_id)
     for page in _pages(app, *ids, lang="en"):
         assert "Assigned to the responsible unit" in page
@@ -337,7 +336,7 @@ def test_a_slow_send_keeps_its_claim_past_the_lease(make_app, smtp_server):
     from webapp.dispatch.services import process_due
     app = make_app(**smtp_server.config, OUTBOX_LOCK_SECONDS=0.6)
     with app.app_context():
-        _enqueue_plain(1)
+        enqueue_plain(1)
     smtp_server.gate = threading.Event()
     result = {}
     thread = threading.Thread(target=lambda: result.setdefault("a", _ctx(app, process_due)))
@@ -345,20 +344,20 @@ def test_a_slow_send_keeps_its_claim_past_the_lease(make_app, smtp_server):
     try:
         assert smtp_server.holding.wait(10)
         with app.app_context():
-            first = _rows()[0].locked_until
+            first = outbox_rows()[0].locked_until
             # Wait until the lease was renewed twice past its first end: A outlived it.
-            _wait(lambda: _rows()[0].locked_until > first + timedelta(seconds=1.0), 10,
+            _wait(lambda: outbox_rows()[0].locked_until > first + timedelta(seconds=1.0), 10,
                   "the lease to be renewed")
             assert utcnow() > first
             assert process_due() == 0          # B finds it still claimed
-            assert _rows()[0].attempts == 1
+            assert outbox_rows()[0].attempts == 1
     finally:
         smtp_server.gate.set()
     thread.join(20)
     assert result == {"a": 1}
     assert len(smtp_server.wait_for(1)) == 1
     with app.app_context():
-        assert _rows()[0].status == "sent"
+        assert outbox_rows()[0].status == "sent"
 
 
 def _ctx(app, fn):
@@ -381,9 +380,9 @@ def test_a_worker_killed_mid_batch_loses_nothing(make_app, smtp_server, tmp_path
     smtp_server.gate = threading.Event()
     count = 8
     with app.app_context():
-        _enqueue_plain(count)
+        enqueue_plain(count)
     flask = Path(sys.executable).with_name("flask")
-    env = {**_subprocess_env(app), "OUTBOX_LOCK_SECONDS": "2", "WORKER_POLL_SECONDS": "0.1",
+    env = {**worker_env(app), "OUTBOX_LOCK_SECONDS": "2", "WORKER_POLL_SECONDS": "0.1",
            "WORKER_BATCH_SIZE": "20"}
     logs = []
 
@@ -402,12 +401,12 @@ def test_a_worker_killed_mid_batch_loses_nothing(make_app, smtp_server, tmp_path
         killed_at = time.monotonic()
         smtp_server.gate.set()
         with app.app_context():
-            rows = _rows()
+            rows = outbox_rows()
             claimed = [r.id for r in rows if r.status == "pending" and r.locked_until]
             assert [r.status for r in rows].count("sent") == 2
         assert len(claimed) == 1, "the killed worker should hold exactly its third message"
         second = start()
-        _wait(lambda: _ctx(app, lambda: all(r.status == "sent" for r in _rows())), 60,
+        _wait(lambda: _ctx(app, lambda: all(r.status == "sent" for r in outbox_rows())), 60,
               "every message to be sent")
         took = time.monotonic() - killed_at
     finally:
@@ -420,7 +419,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(make_app, smtp_server, tmp_path
             log.close()
     with app.app_context():
         from webapp.dispatch.services import message_id
-        rows = _rows()
+        rows = outbox_rows()
         expected = {message_id(row) for row in rows}
         # The row the dead worker held was claimed again and sent by the second one.
         assert [r.attempts for r in rows if r.id in claimed] == [2]

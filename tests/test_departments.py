@@ -8,8 +8,10 @@ from datetime import timedelta
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from tests.test_lifecycle import dispatched, make_report
+from tests.helpers import element_attrs
+from tests.factories import dispatched, latest_link, new_report, outbox
 from webapp.clock import utcnow
+from webapp.routing.services import current_routing
 
 LINK_RE = re.compile(r"http://127\.0\.0\.1:5000(/departments/links/[A-Za-z0-9_.\-]+)")
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -53,7 +55,7 @@ def unit_app(make_app, smtp_server):
 def mailed(unit_app, smtp_server):
     """A report dispatched to ZDiT, its e-mail received; returns (report id, link path)."""
     with unit_app.app_context():
-        report, _ = dispatched(unit_app, email="mieszkaniec@example.org", consent=True)
+        report, _ = dispatched(email="mieszkaniec@example.org", consent=True)
         report_id = report.id
     return report_id, _mailed_link(unit_app, smtp_server, 1)
 
@@ -109,7 +111,8 @@ def test_htmx_post_swaps_the_form_fragment_and_the_history(unit_app, mailed):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<html" not in html and html.lstrip().startswith('<form id="status-form"')
-    assert 'id="history" aria-labelledby="history-heading" hx-swap-oob="true"' in html
+    history = element_attrs(html, "history")
+    assert (history["aria-labelledby"], history["hx-swap-oob"]) == ("history-heading", "true")
     assert "Ekipa wyjedzie w czwartek." in html
     assert "HX-Target" in response.headers["Vary"]
     assert _history(unit_app, report_id)[-1][0] == "in_progress"
@@ -180,14 +183,14 @@ def test_expired_link_is_refused(unit_app):
                                              resolve_token)
     from webapp.extensions import db
     with unit_app.app_context():
-        report, link = dispatched(unit_app)
+        report, link = dispatched()
         token = link_token(link)
         assert resolve_token(token, now=utcnow() + timedelta(days=29)).id == link.id
         with pytest.raises(LinkError) as info:
             resolve_token(token, now=utcnow() + timedelta(days=31))
         assert info.value.reason == "expired"
         # A link issued 31 days ago (its row expired) is refused over HTTP too.
-        old = issue_link(report, "zdit", now=utcnow() - timedelta(days=31))
+        old = issue_link(report, "zdit", now=utcnow() - timedelta(days=31), max_age_days=30)
         db.session.commit()
         path = link_url(old).removeprefix("http://127.0.0.1:5000")
     response = unit_app.test_client().get(path)
@@ -233,15 +236,16 @@ def test_post_without_csrf_token_is_refused(unit_app, mailed):
 def test_originals_only_for_photos_of_the_linked_report(unit_app, smtp_server):
     from tests.conftest import fixture_photo
     from webapp.extensions import db
-    from webapp.photos.pipeline import process_photo, save_photo
+    from webapp.photos.pipeline import process_photo
+    from webapp.photos.services import save_photo
     from webapp.reports.lifecycle import dispatch_report
     original = fixture_photo("derived_lodz_gps_DSCN0025.jpg").read_bytes()
     with unit_app.app_context():
-        report = make_report()
+        report = new_report()
         save_photo(process_photo(original, filename="a.jpg"), report=report, position=0)
-        other = make_report()
+        other = new_report()
         save_photo(process_photo(original, filename="b.jpg"), report=other, position=0)
-        dispatch_report(report)
+        dispatch_report(report, routing=current_routing())
         db.session.commit()
         photo_id, other_photo_id = report.photos[0].id, other.photos[0].id
     path = _mailed_link(unit_app, smtp_server, 1)
@@ -262,7 +266,7 @@ def test_release_and_revoke_commands(unit_app, smtp_server):
     from webapp.extensions import db
     from webapp.reports.models import Report
     with unit_app.app_context():
-        report = make_report(service_code="OTHER", unit="lckzm", history=True,
+        report = new_report(service_code="OTHER", unit="lckzm", waiting=True,
                              email="mieszkaniec@example.org", consent=True)
         db.session.commit()
         report_id = report.id
@@ -292,12 +296,12 @@ def test_racing_status_changes_cannot_both_be_recorded(unit_app):
     not add a second entry on top of it; it reloads and sees a replay (same change) or is
     refused (a change no longer allowed)."""
     from webapp.departments.models import DepartmentLink
-    from webapp.departments.views import _change_status
+    from webapp.departments.services import change_status_through_link
     from webapp.extensions import db
     from webapp.reports.lifecycle import StatusError
     from webapp.reports.models import Report
     with unit_app.app_context():
-        report, link = dispatched(unit_app)
+        report, link = dispatched()
         rid, lid = report.id, link.id
 
     def load():
@@ -308,11 +312,14 @@ def test_racing_status_changes_cannot_both_be_recorded(unit_app):
         assert report_a.status == "dispatched" and len(report_a.history) == 1
         with unit_app.app_context():                  # ...when request B commits first
             report_b, link_b = load()
-            _change_status(report_b, link_b, "accepted", "Przyjęto.", None)
-        change = _change_status(report_a, link_a, "accepted", "Przyjęto.", None)
+            change_status_through_link(link_b, status="accepted", note="Przyjęto.", target_unit=None,
+                                       routing=current_routing())
+        change = change_status_through_link(link_a, status="accepted", note="Przyjęto.", target_unit=None,
+                                       routing=current_routing())
         assert change.note == "Przyjęto."             # A answers with B's change (a replay)
         with pytest.raises(StatusError):              # and a different note is refused,
-            _change_status(report_a, link_a, "accepted", "Przyjęto!", None)
+            change_status_through_link(link_a, status="accepted", note="Przyjęto!", target_unit=None,
+                                       routing=current_routing())
         db.session.rollback()
     assert [h[0] for h in _history(unit_app, rid)] == ["dispatched", "accepted"]
 
@@ -342,7 +349,7 @@ def test_status_changes_are_rate_limited(make_app, smtp_server):
                    UNIT_RATE_LIMIT="2 per minute")
     from webapp.departments.services import link_url
     with app.app_context():
-        _, link = dispatched(app)
+        _, link = dispatched()
         path = link_url(link).removeprefix("http://127.0.0.1:5000")
     client = app.test_client()
     token = _csrf(client, path)

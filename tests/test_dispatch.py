@@ -17,29 +17,12 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.smtp import SMTPServer, free_port
-from tests.test_lifecycle import dispatched, make_report
+from tests.factories import (dispatched, enqueue_plain, latest_link, new_report, outbox,
+                             outbox_rows, worker_env)
 from webapp.clock import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 LINK_RE = re.compile(r"http://127\.0\.0\.1:5000(/departments/links/[A-Za-z0-9_.\-]+)")
-
-
-def _enqueue_plain(n: int, prefix: str = "test") -> list[int]:
-    from webapp.dispatch.services import enqueue
-    from webapp.extensions import db
-    rows = [enqueue("test", f"{prefix}:{i}", {"to": [f"u{i}@example.org"],
-                                               "subject": f"Wiadomość {i}",
-                                               "text": f"Treść {i}", "html": None})
-            for i in range(n)]
-    db.session.commit()
-    return [row.id for row in rows]
-
-
-def _rows():
-    from webapp.dispatch.models import OutboxMessage
-    from webapp.extensions import db
-    db.session.expire_all()
-    return list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
 def test_enqueue_twice_with_the_same_key_makes_one_row(app):
@@ -55,7 +38,7 @@ def test_enqueue_twice_with_the_same_key_makes_one_row(app):
         assert committed_twin.id == first.id
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
-        assert _rows()[0].payload["to"] == ["a@example.org"]
+        assert outbox_rows()[0].payload["to"] == ["a@example.org"]
 
 
 def test_dispatch_email_arrives_with_report_photos_location_and_signed_link(make_app,
@@ -63,10 +46,10 @@ def test_dispatch_email_arrives_with_report_photos_location_and_signed_link(make
     from webapp.dispatch.services import process_due
     app = make_app(**smtp_server.config)
     with app.app_context():
-        report, link = dispatched(app)
+        report, link = dispatched()
         number, expires_year = report.number, link.expires_at.year
         assert process_due() == 1
-        [row] = _rows()
+        [row] = outbox_rows()
         row_id = row.id
         assert (row.status, row.attempts) == ("sent", 1) and row.sent_at is not None
     [msg] = smtp_server.wait_for(1)
@@ -98,10 +81,10 @@ def test_without_mail_server_the_message_is_written_as_an_eml_file(make_app, tmp
     outbox_dir = tmp_path / "mail-out"
     app = make_app(MAIL_SERVER=None, MAIL_OUTBOX_DIR=str(outbox_dir))
     with app.app_context():
-        report, _ = dispatched(app)
+        report, _ = dispatched()
         number = report.number
         assert process_due() == 1
-        [row] = _rows()
+        [row] = outbox_rows()
         expected = message_id(row).strip("<>").split("@")[0] + ".eml"
     files = sorted(outbox_dir.iterdir())
     assert [f.name for f in files] == [expected]          # no temporary file left behind
@@ -115,7 +98,7 @@ def test_two_workers_in_parallel_never_send_a_message_twice(make_app, smtp_serve
     from webapp.dispatch.services import process_due
     app = make_app(**smtp_server.config)
     with app.app_context():
-        ids = _enqueue_plain(12)
+        ids = enqueue_plain(12)
     totals: list[int] = []
     errors: list[BaseException] = []
     start = threading.Barrier(2)
@@ -141,21 +124,9 @@ def test_two_workers_in_parallel_never_send_a_message_twice(make_app, smtp_serve
     subjects = sorted(m["Subject"] for m in smtp_server.messages)
     assert subjects == sorted(f"Wiadomość {i}" for i in range(12))
     with app.app_context():
-        assert [r.status for r in _rows()] == ["sent"] * 12
-        assert [r.attempts for r in _rows()] == [1] * 12
-        assert [r.id for r in _rows()] == ids
-
-
-def _subprocess_env(app) -> dict:
-    """Environment for a `flask worker` process on the test database and SMTP server."""
-    url = app.config["SQLALCHEMY_DATABASE_URI"]
-    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args", {}).get("options")
-    if options:  # PostgreSQL run: the per-run schema travels in the URL (libpq options)
-        url += "?options=" + quote(options)
-    return {**os.environ, "FLASK_APP": "webapp", "DATABASE_URL": url,
-            "INSTANCE_PATH": app.instance_path, "SECRET_KEY": app.config["SECRET_KEY"],
-            "MAIL_SERVER": app.config["MAIL_SERVER"], "MAIL_PORT": str(app.config["MAIL_PORT"]),
-            "PUBLIC_BASE_URL": app.config["PUBLIC_BASE_URL"]}
+        assert [r.status for r in outbox_rows()] == ["sent"] * 12
+        assert [r.attempts for r in outbox_rows()] == [1] * 12
+        assert [r.id for r in outbox_rows()] == ids
 
 
 def test_several_worker_processes_never_send_a_message_twice(make_app, smtp_server):
@@ -164,9 +135,9 @@ def test_several_worker_processes_never_send_a_message_twice(make_app, smtp_serv
     app = make_app(**smtp_server.config)
     smtp_server.delay = 0.02  # each send takes a while, so the processes overlap
     with app.app_context():
-        _enqueue_plain(30)
+        enqueue_plain(30)
     flask = Path(sys.executable).with_name("flask")
-    env = _subprocess_env(app)
+    env = worker_env(app)
     procs = [subprocess.Popen([str(flask), "worker", "--once"], env=env, cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
              for _ in range(3)]
@@ -174,7 +145,7 @@ def test_several_worker_processes_never_send_a_message_twice(make_app, smtp_serv
     assert all(p.returncode == 0 for p in procs), outputs
     with app.app_context():
         process_due(limit=100)  # whatever the three single passes left
-        assert [r.status for r in _rows()] == ["sent"] * 30
+        assert [r.status for r in outbox_rows()] == ["sent"] * 30
     subjects = [m["Subject"] for m in smtp_server.messages]
     assert sorted(subjects) == sorted(f"Wiadomość {i}" for i in range(30))
 
@@ -187,7 +158,7 @@ def test_a_claimed_message_is_not_sent_by_another_worker_meanwhile(make_app, smt
     from webapp.extensions import db
     app = make_app(**smtp_server.config, OUTBOX_LOCK_SECONDS=120)
     with app.app_context():
-        _enqueue_plain(1)
+        enqueue_plain(1)
     smtp_server.gate = threading.Event()
     result = {}
 
@@ -201,7 +172,7 @@ def test_a_claimed_message_is_not_sent_by_another_worker_meanwhile(make_app, smt
         assert smtp_server.holding.wait(10), "worker A never reached the SMTP server"
         with app.app_context():
             assert process_due() == 0                      # B: the row is claimed
-            [row] = _rows()
+            [row] = outbox_rows()
             assert row.status == "pending" and row.locked_until is not None
             # A "crashed" worker's claim expires; then B sends again.
             later = utcnow() + timedelta(seconds=121)
@@ -210,7 +181,7 @@ def test_a_claimed_message_is_not_sent_by_another_worker_meanwhile(make_app, smt
             worker_b.start()
             # Open the gate only once B has claimed the row too (both are then mid-send).
             deadline = time.monotonic() + 10
-            while _rows()[0].attempts < 2 and time.monotonic() < deadline:
+            while outbox_rows()[0].attempts < 2 and time.monotonic() < deadline:
                 time.sleep(0.01)
             db.session.rollback()
     finally:
@@ -221,7 +192,7 @@ def test_a_claimed_message_is_not_sent_by_another_worker_meanwhile(make_app, smt
     first, second = smtp_server.wait_for(2)
     assert first["Message-ID"] == second["Message-ID"]
     with app.app_context():
-        [row] = _rows()
+        [row] = outbox_rows()
         assert row.status == "sent" and row.attempts == 2
 
 
@@ -235,10 +206,10 @@ def test_smtp_down_keeps_the_message_pending_with_backoff_then_sends(make_app):
     server = SMTPServer(port=free_port())           # not started: connection refused
     app = make_app(**server.config, OUTBOX_BACKOFF_SECONDS=60)
     with app.app_context():
-        report, _ = dispatched(app)
+        report, _ = dispatched()
         now = utcnow()
         assert process_due(now=now) == 0
-        [row] = _rows()
+        [row] = outbox_rows()
         assert (row.status, row.attempts) == ("pending", 1)
         assert row.last_error and "Connection" in row.last_error
         assert row.locked_until is None
@@ -246,13 +217,13 @@ def test_smtp_down_keeps_the_message_pending_with_backoff_then_sends(make_app):
         assert now + timedelta(seconds=30) <= row.next_attempt_at <= now + timedelta(seconds=60)
         retry_at = row.next_attempt_at
         assert process_due(now=now + timedelta(seconds=1)) == 0   # not due yet
-        assert _rows()[0].attempts == 1
+        assert outbox_rows()[0].attempts == 1
         server.start()
         try:
             assert process_due(now=retry_at) == 1
             [msg] = server.wait_for(1)
             assert report.number in msg["Subject"]
-            [row] = _rows()
+            [row] = outbox_rows()
             assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
         finally:
             server.stop()
@@ -263,16 +234,16 @@ def test_backoff_grows_and_the_message_dies_after_max_attempts(make_app, caplog)
     server = SMTPServer(port=free_port())           # never started
     app = make_app(**server.config, OUTBOX_MAX_ATTEMPTS=3, OUTBOX_BACKOFF_SECONDS=60)
     with app.app_context():
-        _enqueue_plain(1)
+        enqueue_plain(1)
         now = utcnow()
         delays = []
         for _ in range(3):
             process_due(now=now)
-            row = _rows()[0]
+            row = outbox_rows()[0]
             if row.status == "pending":
                 delays.append(row.next_attempt_at - now)
                 now = row.next_attempt_at
-        [row] = _rows()
+        [row] = outbox_rows()
         assert (row.status, row.attempts) == ("dead", 3)
         assert timedelta(seconds=30) <= delays[0] <= timedelta(seconds=60)
         assert timedelta(seconds=60) <= delays[1] <= timedelta(seconds=120)
@@ -284,11 +255,11 @@ def test_run_worker_once_and_the_flask_worker_command(make_app, smtp_server):
     from webapp.dispatch.worker import run_worker
     app = make_app(**smtp_server.config)
     with app.app_context():
-        _enqueue_plain(2, prefix="a")
+        enqueue_plain(2, prefix="a")
     run_worker(app, once=True)
     assert len(smtp_server.wait_for(2)) == 2
     with app.app_context():
-        _enqueue_plain(1, prefix="b")
+        enqueue_plain(1, prefix="b")
     result = app.test_cli_runner().invoke(args=["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert len(smtp_server.wait_for(3)) == 3
@@ -301,7 +272,7 @@ def test_background_worker_sends_and_stops(make_app, smtp_server):
     try:
         assert thread.daemon
         with app.app_context():
-            report, _ = dispatched(app)
+            report, _ = dispatched()
             number = report.number
         [msg] = smtp_server.wait_for(1)
         assert number in msg["Subject"]

@@ -301,13 +301,14 @@ def requests(draw, rule, method, world):
 def _seed(app) -> dict:
     """One dispatched report with a photo, a unit link and a tracking token; returns the real
     values path parameters can take."""
-    from tests.test_lifecycle import dispatched
+    from tests.factories import dispatched
     from webapp.departments.services import link_token
     from webapp.extensions import db
-    from webapp.photos.services import process_photo, save_photo
-    from webapp.reports.tracking import token_hash, tracking_token
+    from webapp.photos.pipeline import process_photo
+    from webapp.photos.services import save_photo
+    from webapp.reports.services import token_hash, tracking_token
     with app.app_context():
-        report, link = dispatched(app)
+        report, link = dispatched()
         photo = save_photo(process_photo(IMAGES[0], filename="a.jpg"), report=report, position=0)
         tracking = tracking_token(report.client_id)
         report.tracking_token_hash = token_hash(tracking)

@@ -118,10 +118,10 @@ def test_nul_in_the_public_list_filters(client):
 
 
 def test_nul_in_a_units_note_is_stripped(app, client):
-    from tests.test_lifecycle import dispatched
+    from tests.factories import dispatched
     from webapp.departments.services import link_token
     with app.app_context():
-        report, link = dispatched(app)
+        report, link = dispatched()
         report_id, path = report.id, f"/departments/links/{link_token(link)}"
     html = client.get(path).get_data(as_text=True)
     import re

@@ -10,62 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tests.factories import dispatched, latest_link, new_report, outbox
 from webapp.clock import utcnow
-
-
-def make_report(*, service_code="ROAD_POTHOLE", unit="zdit", status="awaiting_moderation",
-                email=None, consent=False, history=False, **overrides):
-    """Insert a report row (flushed, not committed) as submit_report would leave it.
-
-    ``history=True`` adds the "awaiting_moderation" entry an operator-mode report gets.
-    Call inside an app context.
-    """
-    from webapp.extensions import db
-    from webapp.reports.models import Report, StatusChange
-    from webapp.reports.tracking import token_hash, tracking_token
-
-    client_id = str(uuid.uuid4())
-    now = utcnow()
-    values = dict(
-        client_id=client_id, service_code=service_code,
-        description="Głęboka dziura w jezdni przy przejściu dla pieszych.",
-        public_description="Głęboka dziura w jezdni przy przejściu dla pieszych.",
-        lat=51.7592, long=19.4560, location_source="manual",
-        address_string="ul. Piotrkowska 104", email=email,
-        consent_version="2024-04-16" if consent else None,
-        consent_text="Zgoda" if consent else None, consent_at=now if consent else None,
-        status=status, agency_responsible=unit, routing_rule=f"category:{service_code}",
-        routing_reason="Kategoria przypisana tej jednostce w routing.toml.",
-        tracking_token_hash=token_hash(tracking_token(client_id)),
-        requested_at=now, updated_at=now)
-    values.update(overrides)
-    report = Report(**values)
-    db.session.add(report)
-    if history:
-        report.history.append(StatusChange(status=status, note="", actor_kind="system",
-                                           actor_id=None, agency_responsible=unit,
-                                           created_at=now))
-    db.session.flush()
-    return report
-
-
-def outbox(kind=None):
-    from webapp.dispatch.models import OutboxMessage
-    from webapp.extensions import db
-    query = select(OutboxMessage).order_by(OutboxMessage.id)
-    if kind:
-        query = query.where(OutboxMessage.kind == kind)
-    return list(db.session.scalars(query))
-
-
-def dispatched(app, **kwargs):
-    """A committed report dispatched to its unit; returns (report, link)."""
-    from webapp.extensions import db
-    from webapp.reports.lifecycle import dispatch_report
-    report = make_report(**kwargs)
-    link = dispatch_report(report)
-    db.session.commit()
-    return report, link
+from webapp.routing.services import current_routing
 
 
 def test_dispatch_report_records_history_link_and_email_in_the_callers_transaction(app):
@@ -74,12 +21,13 @@ def test_dispatch_report_records_history_link_and_email_in_the_callers_transacti
     from webapp.reports.lifecycle import dispatch_report
     from webapp.reports.models import Report, StatusChange
     with app.app_context():
-        report = make_report()
-        link = dispatch_report(report)
-        assert report.status == "dispatched"
+        report = new_report()
+        change = dispatch_report(report, routing=current_routing())
+        link = latest_link(report)
+        assert report.status == change.status == "dispatched"
         assert link.unit_id == "zdit" and link.report_id == report.id
         assert link.expires_at - link.created_at == timedelta(days=30)
-        [change] = report.history
+        assert report.history == [change]
         assert (change.status, change.actor_kind, change.agency_responsible) == \
             ("dispatched", "system", "zdit")
         [message] = outbox()
@@ -95,10 +43,10 @@ def test_new_report_dispatch_sends_no_resident_notice_but_release_does(app):
     from webapp.extensions import db
     from webapp.reports.lifecycle import dispatch_report
     with app.app_context():
-        fresh = make_report(email="mieszkaniec@example.org", consent=True)
-        dispatch_report(fresh)
-        waiting = make_report(email="mieszkaniec@example.org", consent=True, history=True)
-        dispatch_report(waiting, actor_kind="operator", actor_id="anna")
+        fresh = new_report(email="mieszkaniec@example.org", consent=True)
+        dispatch_report(fresh, routing=current_routing())
+        waiting = new_report(email="mieszkaniec@example.org", consent=True, waiting=True)
+        dispatch_report(waiting, routing=current_routing(), actor_kind="operator", actor_id="anna")
         db.session.commit()
         notices = outbox("status_notice")
         assert [n.payload["report_id"] for n in notices] == [waiting.id]
@@ -108,18 +56,18 @@ def test_new_report_dispatch_sends_no_resident_notice_but_release_does(app):
 def test_dispatch_refuses_a_report_already_in_progress(app):
     from webapp.reports.lifecycle import StatusError, dispatch_report
     with app.app_context():
-        report = make_report(status="in_progress", history=True)
+        report = new_report(status="in_progress", waiting=True)
         with pytest.raises(StatusError):
-            dispatch_report(report)
+            dispatch_report(report, routing=current_routing())
 
 
 def test_resolved_records_the_unit_the_time_in_utc_and_the_note(app):
     from webapp.extensions import db
     from webapp.reports.lifecycle import set_status
     with app.app_context():
-        report, _ = dispatched(app)
+        report, _ = dispatched()
         before = utcnow()
-        change = set_status(report, "resolved", actor_kind="unit", actor_id="zdit",
+        change = set_status(report, "resolved", routing=current_routing(), actor_kind="unit", actor_id="zdit",
                             note="  Ubytek załatany.  ")
         db.session.commit()
         db.session.expire_all()
@@ -147,9 +95,9 @@ def test_refused_changes_name_the_field_and_change_nothing(app, status, note, ta
     from webapp.extensions import db
     from webapp.reports.lifecycle import StatusError, set_status
     with app.app_context():
-        report, _ = dispatched(app)
+        report, _ = dispatched()
         with pytest.raises(StatusError) as info:
-            set_status(report, status, actor_kind="unit", actor_id="zdit", note=note,
+            set_status(report, status, routing=current_routing(), actor_kind="unit", actor_id="zdit", note=note,
                        target_unit=target)
         assert info.value.field == field
         with app.test_request_context():
@@ -164,15 +112,15 @@ def test_closed_report_reopens_only_with_a_note(app):
     from webapp.reports.lifecycle import StatusError, allowed_next, set_status
     from webapp.reports.models import Status
     with app.app_context():
-        report, _ = dispatched(app)
-        set_status(report, "resolved", actor_kind="unit", actor_id="zdit")
+        report, _ = dispatched()
+        set_status(report, "resolved", routing=current_routing(), actor_kind="unit", actor_id="zdit")
         assert allowed_next(report) == [Status.IN_PROGRESS]
         with pytest.raises(StatusError) as info:
-            set_status(report, "in_progress", actor_kind="unit", actor_id="zdit")
+            set_status(report, "in_progress", routing=current_routing(), actor_kind="unit", actor_id="zdit")
         assert info.value.field == "note"
         with pytest.raises(StatusError):
-            set_status(report, "accepted", actor_kind="unit", actor_id="zdit", note="x")
-        set_status(report, "in_progress", actor_kind="unit", actor_id="zdit",
+            set_status(report, "accepted", routing=current_routing(), actor_kind="unit", actor_id="zdit", note="x")
+        set_status(report, "in_progress", routing=current_routing(), actor_kind="unit", actor_id="zdit",
                    note="Nawierzchnia znów się zapadła.")
         db.session.commit()
         assert [c.status for c in report.history] == ["dispatched", "resolved", "in_progress"]
@@ -181,9 +129,9 @@ def test_closed_report_reopens_only_with_a_note(app):
 def test_a_unit_cannot_act_on_a_report_of_another_unit(app):
     from webapp.reports.lifecycle import StatusError, set_status
     with app.app_context():
-        report, _ = dispatched(app)
+        report, _ = dispatched()
         with pytest.raises(StatusError):
-            set_status(report, "accepted", actor_kind="unit", actor_id="wgk")
+            set_status(report, "accepted", routing=current_routing(), actor_kind="unit", actor_id="wgk")
 
 
 def test_forwarding_moves_the_report_revokes_old_links_and_dispatches_to_the_new_unit(app):
@@ -191,9 +139,9 @@ def test_forwarding_moves_the_report_revokes_old_links_and_dispatches_to_the_new
     from webapp.extensions import db
     from webapp.reports.lifecycle import set_status
     with app.app_context():
-        report, old_link = dispatched(app)
+        report, old_link = dispatched()
         old_token = link_token(old_link)
-        change = set_status(report, "forwarded", actor_kind="unit", actor_id="zdit",
+        change = set_status(report, "forwarded", routing=current_routing(), actor_kind="unit", actor_id="zdit",
                             note="Teren gminny poza pasem drogowym.", target_unit="wgk")
         db.session.commit()
         assert report.agency_responsible == "wgk" and report.status == "forwarded"
@@ -206,7 +154,7 @@ def test_forwarding_moves_the_report_revokes_old_links_and_dispatches_to_the_new
                                                          ["zgloszenia@wgk.lodz.example"]]
         assert "Teren gminny poza pasem drogowym." in dispatches[1].payload["text"]
         # The new unit may work on it; the old one may not.
-        set_status(report, "accepted", actor_kind="unit", actor_id="wgk")
+        set_status(report, "accepted", routing=current_routing(), actor_kind="unit", actor_id="wgk")
 
 
 @pytest.mark.parametrize("email, consent, expected", [
@@ -217,10 +165,10 @@ def test_forwarding_moves_the_report_revokes_old_links_and_dispatches_to_the_new
 def test_resident_notice_only_with_email_and_consent(app, email, consent, expected):
     from webapp.extensions import db
     from webapp.reports.lifecycle import set_status
-    from webapp.reports.tracking import tracking_url
+    from webapp.reports.services import tracking_url
     with app.app_context():
-        report, _ = dispatched(app, email=email, consent=consent)
-        set_status(report, "rejected", actor_kind="unit", actor_id="zdit",
+        report, _ = dispatched(email=email, consent=consent)
+        set_status(report, "rejected", routing=current_routing(), actor_kind="unit", actor_id="zdit",
                    note="Droga prywatna, nie zarządzamy nią.")
         db.session.commit()
         notices = outbox("status_notice")
@@ -240,12 +188,12 @@ def test_progress_note_may_repeat_in_progress(app):
     from webapp.extensions import db
     from webapp.reports.lifecycle import StatusError, set_status
     with app.app_context():
-        report, _ = dispatched(app)
-        first = set_status(report, "in_progress", actor_kind="unit", actor_id="zdit")
+        report, _ = dispatched()
+        first = set_status(report, "in_progress", routing=current_routing(), actor_kind="unit", actor_id="zdit")
         first.created_at -= timedelta(hours=1)  # not a retried request any more
         with pytest.raises(StatusError):
-            set_status(report, "in_progress", actor_kind="unit", actor_id="zdit")
-        set_status(report, "in_progress", actor_kind="unit", actor_id="zdit",
+            set_status(report, "in_progress", routing=current_routing(), actor_kind="unit", actor_id="zdit")
+        set_status(report, "in_progress", routing=current_routing(), actor_kind="unit", actor_id="zdit",
                    note="Zamówiono asfalt.")
         db.session.commit()
         assert [c.note for c in report.history] == ["", "", "Zamówiono asfalt."]
@@ -257,10 +205,10 @@ def test_a_retried_status_change_is_recorded_once(app):
     from webapp.extensions import db
     from webapp.reports.lifecycle import set_status
     with app.app_context():
-        report, _ = dispatched(app, email="jan@example.org", consent_version="2024-04-16")
-        first = set_status(report, "resolved", actor_kind="unit", actor_id="zdit", note="Gotowe.")
+        report, _ = dispatched(email="jan@example.org", consent_version="2024-04-16")
+        first = set_status(report, "resolved", routing=current_routing(), actor_kind="unit", actor_id="zdit", note="Gotowe.")
         db.session.commit()
-        again = set_status(report, "resolved", actor_kind="unit", actor_id="zdit", note="Gotowe.")
+        again = set_status(report, "resolved", routing=current_routing(), actor_kind="unit", actor_id="zdit", note="Gotowe.")
         db.session.commit()
         assert again.id == first.id
         assert [c.status for c in report.history] == ["dispatched", "resolved"]

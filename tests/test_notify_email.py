@@ -17,7 +17,7 @@ BASE = "http://127.0.0.1:5000"
 
 
 def tracked_report(**fields):
-    from webapp.reports.tracking import token_hash, tracking_token
+    from webapp.reports.services import token_hash, tracking_token
     client_id = str(uuid.uuid4())
     token = tracking_token(client_id)
     history = fields.pop("history", [("dispatched", "", "system", None, "zdit", 0)])

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests import factories
+from tests.factories import make_report
 
 from webapp.clock import utcnow
 from webapp.extensions import db
@@ -25,14 +25,6 @@ REQUEST_FIELDS = {
 }
 # ISO 8601 / W3C with an explicit UTC offset.
 W3C_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
-
-
-def make_report(*, description="Surowy opis z telefonem 600 100 200",
-                public_description="Dziura w jezdni przy przejściu", routing_reason="",
-                **fields) -> Report:
-    """Insert one report (see :func:`tests.factories.make_report`)."""
-    return factories.make_report(description=description, public_description=public_description,
-                                 routing_reason=routing_reason, **fields)
 
 
 def get_json(client, url):
@@ -98,7 +90,7 @@ def test_request_fields_formats_and_status_mapping(app, client):
     assert r["status"] == "closed"
     assert r["status_notes"] == "Załatane"
     assert r["service_code"] == "ROAD_POTHOLE" and r["service_name"] == pothole_en
-    assert r["description"] == "Dziura w jezdni przy przejściu"
+    assert r["description"] == "Duża dziura przy przejściu dla pieszych"  # public, moderated
     assert r["agency_responsible"] == unit_name
     assert r["requested_datetime"] == requested.isoformat() and W3C_UTC.match(r["requested_datetime"])
     assert r["updated_datetime"] == (requested + timedelta(minutes=120)).isoformat()

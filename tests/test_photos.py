@@ -15,7 +15,9 @@ import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat, features
 from PIL.ExifTags import IFD
 
-from webapp.photos.pipeline import PhotoError, ProcessedPhoto, process_photo, save_photo
+from tests.factories import make_report
+from webapp.photos.pipeline import PhotoError, ProcessedPhoto, process_photo
+from webapp.photos.services import save_photo
 from webapp.photos.storage import FileStorage, get_storage
 
 LODZ = "derived_lodz_gps_DSCN0025.jpg"
@@ -610,22 +612,11 @@ def test_file_storage_refuses_symlink_escape(tmp_path):
 
 # --- saving and serving ------------------------------------------------------------------
 
-def make_report(**fields):
-    from webapp.reports.models import Report
-    values = dict(client_id=str(uuid.uuid4()), service_code="ROAD_POTHOLE",
-                  description="Dziura w jezdni.", public_description="Dziura w jezdni.",
-                  lat=51.7592, long=19.4560, status="dispatched",
-                  tracking_token_hash=hashlib.sha256(uuid.uuid4().bytes).hexdigest())
-    values.update(fields)
-    return Report(**values)
-
-
 def stored_photos(app, names):
     """A report with ``names`` saved through save_photo and committed; returns the photo ids."""
     from webapp.extensions import db
     with app.app_context():
-        report = make_report()
-        db.session.add(report)
+        report = make_report(commit=False)
         db.session.flush()
         photos = [save_photo(process_photo(read(n), filename=n), report=report, position=i)
                   for i, n in enumerate(names)]
@@ -639,8 +630,7 @@ def test_save_photo_writes_content_addressed_files_and_a_row(app):
     data = read(HEIC)
     digest = hashlib.sha256(data).hexdigest()
     with app.app_context():
-        report = make_report()
-        db.session.add(report)
+        report = make_report(commit=False)
         db.session.flush()
         photo = save_photo(process_photo(data), report=report, position=0)
         db.session.commit()
@@ -667,8 +657,7 @@ def test_save_photo_does_not_commit(app):
     from webapp.extensions import db
     from webapp.photos.models import Photo
     with app.app_context():
-        report = make_report()
-        db.session.add(report)
+        report = make_report(commit=False)
         db.session.commit()
         save_photo(process_photo(read(LODZ)), report=report, position=0)
         db.session.rollback()

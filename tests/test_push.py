@@ -42,7 +42,7 @@ def service(push_app):
 
 def tracked_report(**fields):
     """A dispatched report with a working tracking token; returns (report, token)."""
-    from webapp.reports.tracking import token_hash, tracking_token
+    from webapp.reports.services import token_hash, tracking_token
     client_id = str(uuid.uuid4())
     token = tracking_token(client_id)
     report = make_report(client_id=client_id, tracking_token_hash=token_hash(token),

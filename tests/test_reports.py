@@ -5,10 +5,12 @@ import io
 import re
 
 import pytest
+
+from webapp.routing.services import current_routing
 from sqlalchemy import func, select
 
 from tests.conftest import fixture_photo
-from tests.helpers import report_form
+from tests.helpers import element_attrs, report_form
 
 
 def _count(app, model):
@@ -162,7 +164,8 @@ def test_htmx_errors_are_fragments_next_to_fields_and_keep_the_form(client):
     assert r.status_code == 422
     assert r.headers["HX-Reswap"] == "none"
     body = r.get_data(as_text=True)
-    assert 'id="err-lat" class="field-error" hx-swap-oob="true"' in body
+    assert element_attrs(body, "err-lat") == {"tag": "div", "id": "err-lat",
+                                              "class": "field-error", "hx-swap-oob": "true"}
     assert 'id="err-description"' in body and "Opisz problem" in body
     assert "<form" not in body  # the form (and the chosen files) stay as they are
 
@@ -256,7 +259,7 @@ def test_tracking_page_shows_the_status_history(app, client):
     from webapp.reports.models import Report
     with app.app_context():
         report = db.session.scalars(select(Report)).one()
-        set_status(report, "in_progress", actor_kind="unit", actor_id="zdit",
+        set_status(report, "in_progress", routing=current_routing(), actor_kind="unit", actor_id="zdit",
                    note="Ekipa wyjedzie w czwartek.")
         db.session.commit()
     page = client.get(track).get_data(as_text=True)

@@ -48,16 +48,18 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     compress.init_app(app)
 
-    # After htmx (its request class is kept), before any blueprint (rules take converters then).
-    from webapp import inputs
+    # Imported here, not at the top: `flask routing check` imports webapp.routing.cli, hence
+    # this package, and must not load every domain (nor need a valid app) to check a file.
+    # inputs: after htmx (its request class is kept), before any blueprint (rules take
+    # converters then).
+    from webapp import inputs, i18n, security, errors
     inputs.init_app(app)
-
-    from webapp import i18n, security, errors
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
 
-    # Domain packages: each owns its blueprint, models and CLI commands.
+    # Domain packages (imported here for the same reason): each owns its blueprint, models,
+    # CLI commands and the listeners it connects to the signals of the domains below it.
     from webapp import geo, routing, photos, reports, dispatch, departments, open311, pages, pwa, push
     for module in (geo, routing, photos, reports, dispatch, departments, open311, pages, pwa, push):
         module.init_app(app)

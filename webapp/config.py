@@ -9,6 +9,11 @@ import secrets
 from pathlib import Path
 
 
+#: Photos per report and bytes per photo (the Core issue: 5 photos, 20 MB each).
+PHOTO_MAX_COUNT = 5
+PHOTO_MAX_BYTES = 20 * 1024 * 1024
+
+
 def _instance_secret(instance_path: Path) -> str:
     """Return ``SECRET_KEY`` from the environment, or one generated once into ``instance/``.
 
@@ -58,11 +63,13 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "SECRET_KEY": _instance_secret(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        # Five photos of up to 20 MB each plus the form fields.
-        "MAX_CONTENT_LENGTH": 5 * 20 * 1024 * 1024 + 1024 * 1024,
+        # The photo limits, in one place: the service checks them, the form shows them and the
+        # phone reads them from the form's data-max-photos / data-max-photo-bytes attributes.
+        "PHOTO_MAX_BYTES": PHOTO_MAX_BYTES,
+        "PHOTO_MAX_COUNT": PHOTO_MAX_COUNT,
+        # Every photo at its largest plus the form fields.
+        "MAX_CONTENT_LENGTH": PHOTO_MAX_COUNT * PHOTO_MAX_BYTES + 1024 * 1024,
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
-        "PHOTO_MAX_BYTES": 20 * 1024 * 1024,
-        "PHOTO_MAX_COUNT": 5,
         # Photo decodes running at once in one process (the rest wait, then 503): uploads use at
         # most this many cores and public reads keep the others (webapp/photos/limits.py).
         "PHOTO_DECODE_SLOTS": int(os.environ.get("PHOTO_DECODE_SLOTS", "1")),

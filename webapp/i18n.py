@@ -1,7 +1,10 @@
 """Language choice: Polish first, then English and Ukrainian (Flask-Babel)."""
 from __future__ import annotations
 
-from flask import Flask, request
+from pathlib import Path
+
+from flask import Flask, current_app, has_request_context, request
+from flask_babel import format_datetime, get_locale
 
 from webapp.extensions import babel
 
@@ -11,7 +14,6 @@ LANG_COOKIE = "lang"
 def select_locale() -> str:
     """Pick the UI language: ``?lang=`` (remembered in a cookie), the cookie, then the
     browser's Accept-Language among the supported ones, else Polish."""
-    from flask import current_app, has_request_context
     if not has_request_context():  # CLI and the worker: e-mails go out in Polish
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     supported = current_app.config["LANGUAGES"]
@@ -23,7 +25,6 @@ def select_locale() -> str:
 
 def init_app(app: Flask) -> None:
     """Bind Flask-Babel with our locale selector; remember an explicit ``?lang=`` choice."""
-    from pathlib import Path
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(Path(app.root_path).parent / "translations"))
 
@@ -38,10 +39,8 @@ def init_app(app: Flask) -> None:
     @app.template_filter("localdt")
     def _localdt(value, fmt="medium"):
         """A UTC datetime shown in Łódź local time (Europe/Warsaw) in the UI language."""
-        from flask_babel import format_datetime
         return format_datetime(value, fmt) if value else ""
 
     @app.context_processor
     def _lang():
-        from flask_babel import get_locale
         return {"current_lang": str(get_locale() or "pl"), "languages": app.config["LANGUAGES"]}

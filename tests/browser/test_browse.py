@@ -3,12 +3,14 @@ Back restores the list, and both pages pass axe-core with the strict CSP on."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from tests.browser.axe import axe_violations
-from tests.test_browse import T0, make_report
+from tests.factories import make_report
+
+T0 = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
 
 pytestmark = pytest.mark.browser
 
@@ -17,8 +19,9 @@ def test_in_browser_filter_swaps_the_list_keeps_the_url_and_passes_axe(live_serv
     app, live_url = live_server.app, live_server.url
     from playwright.sync_api import expect
     with app.app_context():
-        pothole = make_report(history=[("dispatched", "", "system", None, "zdit", 0)])
-        light = make_report(service_code="STREET_LIGHT", requested_at=T0 + timedelta(hours=1))
+        pothole = make_report(requested_at=T0,
+                              history=[("dispatched", "", "system", None, "zdit", 0)]).id
+        light = make_report(service_code="STREET_LIGHT", requested_at=T0 + timedelta(hours=1)).id
     page.set_viewport_size({"width": 390, "height": 844})
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

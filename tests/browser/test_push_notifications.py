@@ -13,7 +13,7 @@ from tests.browser.waiting import wait_until
 def tracked_report(app):
     from tests.factories import make_report
     from webapp.extensions import db
-    from webapp.reports.tracking import token_hash, tracking_token
+    from webapp.reports.services import token_hash, tracking_token
     with app.app_context():
         client_id = str(uuid.uuid4())
         token = tracking_token(client_id)

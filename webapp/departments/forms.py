@@ -3,29 +3,23 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import RadioField, SelectField, TextAreaField
-from wtforms.validators import InputRequired, Length
 
 from webapp.inputs import InputForm
-from webapp.reports.lifecycle import NOTE_MAX_LENGTH
 
 
 class StatusForm(InputForm):
     """Status, forward target and public note (CSRF-protected by Flask-WTF).
 
-    The form checks only the shape of the input (a listed status and unit, note length); the
-    rules that connect the fields (a rejection needs a reason, forwarding needs a unit) live in
+    The form only parses: every rule (a status is chosen and allowed now, a rejection needs a
+    reason, forwarding needs a unit, the note's length) is checked once, by
     :func:`webapp.reports.lifecycle.set_status`, whose errors the view puts next to the field.
     """
 
-    status = RadioField(_l("New status"), choices=[],
-                        validators=[InputRequired(message=_l("Choose the new status."))])
+    status = RadioField(_l("New status"), choices=[], validate_choice=False)
     target_unit = SelectField(_l("Forward to unit"), choices=[], default="",
                               description=_l("Only when forwarding: the unit that should handle "
                                              "the report instead of yours."))
     note = TextAreaField(_l("Public note"),
-                         validators=[Length(max=NOTE_MAX_LENGTH,
-                                            message=_l("The note may have at most %(max)d "
-                                                       "characters."))],
                          description=_l("Shown to the resident on the report page. Required "
                                         "when rejecting (the reason) or reopening."))
 

@@ -15,10 +15,13 @@ from flask import current_app, has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.clock import utcnow
 from webapp.departments.models import DepartmentLink
+from webapp.departments.signals import link_issued
 from webapp.extensions import db
+from webapp.reports.lifecycle import StatusError, set_status
 
 SALT = "department-link"
 
@@ -47,63 +50,21 @@ class LinkError(ValueError):
         super().__init__(reason)
 
 
-def osm_url(lat: float, long: float) -> str:
-    """OpenStreetMap link centred on WGS84 ``lat``/``long`` (degrees) with a marker, zoom 18."""
-    return (f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={long:.6f}"
-            f"#map=18/{lat:.6f}/{long:.6f}")
-
-
-def units() -> dict:
-    """The units of the current routing configuration, ``{unit id: Unit}`` (``routing.toml``)."""
-    from webapp.routing.services import current_routing
-    return current_routing().units
-
-
-def get_unit(unit_id: str | None):
-    """The routing ``Unit`` with ``unit_id``, or ``None`` when unknown."""
-    if not unit_id:
-        return None
-    return units().get(unit_id)
-
-
-def unit_name(unit_id: str | None) -> str:
-    """Display name of a unit; the bare id when ``routing.toml`` no longer lists it (old
-    history entries must still render)."""
-    unit = get_unit(unit_id)
-    return unit.name if unit is not None else (unit_id or "")
-
-
-def category_name(service_code: str, lang: str = "pl") -> str:
-    """Name of the category ``service_code`` in ``lang`` (Polish by default); the code itself
-    when ``routing.toml`` no longer lists it."""
-    from webapp.routing.services import current_routing
-    try:
-        service = current_routing().service(service_code)
-    except (KeyError, LookupError):
-        service = None
-    if service is None:
-        return service_code
-    try:
-        return service.name(lang)
-    except (KeyError, LookupError, TypeError):
-        return service.name_pl
-
-
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
-def issue_link(report, unit_id: str, *, now: datetime | None = None,
-               max_age_days: int | None = None) -> DepartmentLink:
+def issue_link(report, unit_id: str, *, max_age_days: int, now: datetime | None = None
+               ) -> DepartmentLink:
     """Create a link row for ``unit_id`` on ``report`` and add it to the session (no commit).
 
     The id is ``secrets.token_urlsafe(16)`` (128 random bits). ``expires_at`` is ``now`` (UTC,
-    default the current time) plus ``max_age_days`` (default ``DEPARTMENT_LINK_MAX_AGE_DAYS``,
-    30). Flushes when ``report`` has no id yet, because the link must name it.
+    default the current time) plus ``max_age_days`` (the app's
+    ``DEPARTMENT_LINK_MAX_AGE_DAYS``, 30). Flushes when ``report`` has no id yet, because the
+    link must name it.
     """
     now = now or utcnow()
-    days = max_age_days if max_age_days is not None else \
-        current_app.config.get("DEPARTMENT_LINK_MAX_AGE_DAYS", 30)
+    days = max_age_days
     if report.id is None:
         db.session.add(report)
         db.session.flush()
@@ -187,3 +148,66 @@ def revoke_links(report, unit_id: str | None = None, *, now: datetime | None = N
         link.revoked_at = now
         count += 1
     return count
+
+
+def change_status_through_link(link: DepartmentLink, *, status: str, note: str,
+                               target_unit: str | None, routing):
+    """Apply and commit one status change asked for through ``link``; return the
+    :class:`~webapp.reports.models.StatusChange` (a new one, or the one a resend repeats).
+
+    ``status``/``note``/``target_unit`` are the form's raw values; every rule is
+    :func:`~webapp.reports.lifecycle.set_status`'s (a resend of the change just made is a
+    replay, answered as the first request was). Marks the link used. Two requests racing on
+    one report (several gunicorn workers, a double submit without JavaScript) cannot both win:
+    the report's version column makes the loser's UPDATE fail (``StaleDataError``); the loser
+    reloads the report and decides once more, which turns a duplicate into a replay and a
+    conflicting change into a clear refusal. Raises :class:`StatusError` after rolling back.
+    """
+    for attempt in range(2):
+        try:
+            change = set_status(link.report, status, actor_kind="unit", actor_id=link.unit_id,
+                                note=note or "", target_unit=target_unit or None,
+                                routing=routing)
+            link.last_used_at = change.created_at
+            db.session.commit()
+            return change
+        except StatusError:
+            db.session.rollback()
+            raise
+        except StaleDataError:
+            db.session.rollback()  # expires the report: the next attempt reads it afresh
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def touch_link(link: DepartmentLink) -> None:
+    """Record that ``link`` was opened now (UTC) and commit."""
+    link.last_used_at = utcnow()
+    db.session.commit()
+
+
+# --------------------------------------------------------------------------- listeners
+# Connected in webapp.departments.init_app to the signals of webapp.reports.signals.
+
+def _issue_and_announce(report, unit, *, now, note: str, from_unit: str | None, routing):
+    link = issue_link(report, unit.id, now=now,
+                      max_age_days=current_app.config["DEPARTMENT_LINK_MAX_AGE_DAYS"])
+    link_issued.send(link, report=report, unit=unit, note=note, from_unit=from_unit,
+                     routing=routing)
+    return link
+
+
+def on_report_dispatched(report, *, change, unit, note: str, routing, **_):
+    """A report was sent to ``unit``: give the unit a signed link (announced as
+    :data:`~webapp.departments.signals.link_issued`). Returns the link."""
+    return _issue_and_announce(report, unit, now=change.created_at, note=note, from_unit=None,
+                               routing=routing)
+
+
+def on_report_forwarded(report, *, change, from_unit: str | None, unit, note: str, routing, **_):
+    """A unit forwarded the report: withdraw the old unit's links, give the new unit one."""
+    if from_unit:
+        revoke_links(report, from_unit, now=change.created_at)
+    return _issue_and_announce(report, unit, now=change.created_at, note=note,
+                               from_unit=from_unit, routing=routing)

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 from flask import (Blueprint, current_app, flash, get_flashed_messages, redirect, render_template, request,
                    url_for)
+from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy.orm.exc import StaleDataError
 
-from webapp.clock import utcnow
 from webapp.departments.forms import StatusForm
-from webapp.departments.services import (LinkError, category_name, osm_url, resolve_token,
-                                         unit_name, units)
+from webapp.departments.services import (LinkError, change_status_through_link, resolve_token,
+                                         touch_link)
 from webapp.extensions import db, limiter
+from webapp.geo import osm_url
 from webapp.negotiation import is_htmx, wants_fragment
-from webapp.reports.lifecycle import StatusError, allowed_next, find_replay, set_status
+from webapp.photos.models import Photo
+from webapp.photos.views import send_original
+from webapp.reports.lifecycle import NOTE_MAX_LENGTH, StatusError, allowed_next
 from webapp.reports.models import Status
 from webapp.routing.services import current_routing, explain
 
@@ -42,11 +44,6 @@ def _private(response):
     return response
 
 
-def _wants_fragment() -> bool:
-    """True for an htmx request aimed at the status form (see :mod:`webapp.negotiation`)."""
-    return wants_fragment(FORM_ID)
-
-
 def _link_error(exc: LinkError):
     status = 404 if exc.reason == "invalid" else 410
     response = render_template("departments/link_error.html", message=exc.message,
@@ -59,7 +56,8 @@ def _link_error(exc: LinkError):
 
 
 def _form(report, link, **kwargs) -> StatusForm:
-    choices = sorted(((u.id, u.name) for u in units().values() if u.id != link.unit_id),
+    routing = current_routing()
+    choices = sorted(((u.id, u.name) for u in routing.units.values() if u.id != link.unit_id),
                      key=lambda pair: pair[1])
     return StatusForm.for_report(report, allowed_next(report, actor_kind="unit"), choices,
                                  **kwargs)
@@ -67,28 +65,20 @@ def _form(report, link, **kwargs) -> StatusForm:
 
 def _context(link, form, **extra) -> dict:
     report = link.report
+    routing = current_routing()
     return {
         "link": link,
         "token": extra.pop("token"),
         "report": report,
         "form": form,
-        "category": category_name(report.service_code, _current_lang()),
-        "unit_name": unit_name,
+        "category": routing.category_name(report.service_code, str(get_locale() or "pl")),
+        "unit_name": routing.unit_name,
         "map_url": osm_url(report.lat, report.long),
-        "why": explain(current_routing(), report.routing_rule, link.unit_id),
+        "why": explain(routing, report.routing_rule, link.unit_id),
         "Status": Status,
+        "note_max_length": NOTE_MAX_LENGTH,
         **extra,
     }
-
-
-def _current_lang() -> str:
-    from flask_babel import get_locale
-    return str(get_locale() or "pl")
-
-
-def _touch(link) -> None:
-    link.last_used_at = utcnow()
-    db.session.commit()
 
 
 @bp.get("/links/<token>")
@@ -98,7 +88,7 @@ def show(token: str):
         link = resolve_token(token)
     except LinkError as exc:
         return _link_error(exc)
-    _touch(link)
+    touch_link(link)
     form = _form(link.report, link, formdata=None)
     confirmation = " ".join(get_flashed_messages(category_filter=["department-saved"]))
     return render_template("departments/show.html",
@@ -118,74 +108,49 @@ def update(token: str):
         link = resolve_token(token)
     except LinkError as exc:
         return _link_error(exc)
-    report = link.report
-    form = _form(report, link)
-    fragment = _wants_fragment()
-    form_error = None
-    # A resend of the change just made (its status is no longer offered, so the form itself
-    # would refuse it) answers as the first request did.
-    change = find_replay(report, request.form.get("status", ""), request.form.get("note", ""),
-                         "unit", link.unit_id)
-    if change is None and form.validate_on_submit():
-        try:
-            change = _change_status(report, link, form.status.data, form.note.data or "",
-                                    form.target_unit.data or None)
-        except StatusError as exc:
-            db.session.rollback()
-            field = getattr(form, exc.field, None) if exc.field else None
-            if field is not None:
-                field.errors = [*field.errors, exc.message]
-            else:
-                form_error = exc.message
-    if change is not None:
-        if change.status == Status.FORWARDED.value:
-            # This link is now revoked: confirm here instead of redirecting to a 410.
-            context = _context(link, form, token=token, oob_history=fragment,
-                               new_unit=unit_name(report.agency_responsible))
-            template = "departments/_forwarded.html" if fragment else \
-                "departments/forwarded.html"
-            return render_template(template, **context)
-        message = _("Saved: the status is now “%(status)s”.", status=Status(change.status).label)
-        if fragment:
-            fresh = _form(report, link, formdata=None)
-            return render_template("departments/_status_form.html", oob_history=True,
-                                   **_context(link, fresh, token=token,
-                                              confirmation=message))
-        flash(message, "department-saved")
-        return redirect(url_for("departments.show", token=token), 303)
-    template = "departments/_status_form.html" if fragment else "departments/show.html"
+    form = _form(link.report, link)
+    try:
+        change = change_status_through_link(
+            link, status=form.status.data or "", note=form.note.data or "",
+            target_unit=form.target_unit.data or None, routing=current_routing())
+    except StatusError as exc:
+        return _refused(token, link, form, exc)
+    return _saved(token, link, form, change)
+
+
+def _refused(token: str, link, form: StatusForm, exc: StatusError):
+    """422 with the refusal next to its field (or above the form), keeping what was typed."""
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None:
+        field.errors = [*field.errors, exc.message]
+    form_error = None if field is not None else exc.message
+    template = "departments/_status_form.html" if wants_fragment(FORM_ID) else \
+        "departments/show.html"
     return render_template(template, **_context(link, form, token=token,
                                                 form_error=form_error)), 422
 
 
-def _change_status(report, link, status: str, note: str, target_unit: str | None):
-    """Apply and commit one status change for the link's unit; return the StatusChange.
-
-    Two requests racing on one report (several gunicorn workers, a double submit without
-    JavaScript) cannot both win: the report's version column makes the loser's UPDATE fail
-    (StaleDataError). The loser then reloads the report and decides once more, which turns a
-    duplicate into a replay and a conflicting change into a clear refusal (StatusError).
-    """
-    for attempt in range(2):
-        try:
-            change = set_status(report, status, actor_kind="unit", actor_id=link.unit_id,
-                                note=note, target_unit=target_unit)
-            link.last_used_at = change.created_at
-            db.session.commit()
-            return change
-        except StaleDataError:
-            db.session.rollback()  # expires the report: the next attempt reads it afresh
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+def _saved(token: str, link, form: StatusForm, change):
+    """The answer to a recorded change: the forward confirmation (the link is now revoked, so
+    no redirect to a 410), the fresh form fragment for htmx, or 303 back to the page."""
+    fragment = wants_fragment(FORM_ID)
+    if change.status == Status.FORWARDED.value:
+        context = _context(link, form, token=token, oob_history=fragment,
+                           new_unit=current_routing().unit_name(link.report.agency_responsible))
+        template = "departments/_forwarded.html" if fragment else "departments/forwarded.html"
+        return render_template(template, **context)
+    message = _("Saved: the status is now “%(status)s”.", status=Status(change.status).label)
+    if fragment:
+        fresh = _form(link.report, link, formdata=None)
+        return render_template("departments/_status_form.html", oob_history=True,
+                               **_context(link, fresh, token=token, confirmation=message))
+    flash(message, "department-saved")
+    return redirect(url_for("departments.show", token=token), 303)
 
 
 @bp.get("/links/<token>/photos/<int:photo_id>/original")
 def photo_original(token: str, photo_id: int):
     """The original photo as the resident sent it, only for photos of the link's report."""
-    from webapp.photos.models import Photo
-    from webapp.photos.views import send_original
-
     try:
         link = resolve_token(token)
     except LinkError as exc:

@@ -12,14 +12,14 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
+from webapp.dispatch.worker import run_worker, start_background_worker
+
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Send what is due now, then exit.")
 @with_appcontext
 def worker_command(once: bool) -> None:
     """Send outbox e-mails until stopped (SIGINT/SIGTERM). Several may run at once."""
-    from webapp.dispatch.worker import run_worker
-
     app = current_app._get_current_object()
     stop = threading.Event()
 
@@ -43,8 +43,6 @@ def worker_command(once: bool) -> None:
 @with_appcontext
 def serve_command(host: str, port: int, reload: bool) -> None:
     """Serve the app (threaded) with the outbox worker in the same process."""
-    from webapp.dispatch.worker import start_background_worker
-
     app = current_app._get_current_object()
     # With the reloader, the parent process only watches files; the child (WERKZEUG_RUN_MAIN)
     # serves. Starting the worker in both would run two.

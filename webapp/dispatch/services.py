@@ -48,9 +48,14 @@ from flask_babel import force_locale, format_datetime, gettext as _
 from sqlalchemy import func, or_, select, update
 
 from webapp.clock import utcnow
+from webapp.departments.services import link_url
 from webapp.dispatch import mail
 from webapp.dispatch.models import OutboxMessage
 from webapp.extensions import db
+from webapp.geo import osm_url
+from webapp.reports.models import Status
+from webapp.reports.services import tracking_token, tracking_url
+from webapp.routing.services import explain
 
 log = logging.getLogger(__name__)
 
@@ -161,27 +166,19 @@ def _payload(report, to: str, subject: str, template: str, context: dict) -> dic
     }
 
 
-def _why(report, unit_id: str) -> str:
-    """Why the report is with ``unit_id``, in the current locale; names the routing rule only
-    while it still leads there (after a forward it just says who handles it)."""
-    from webapp.routing.services import current_routing, explain
-    return explain(current_routing(), report.routing_rule, unit_id)
-
-
-def enqueue_dispatch(report, link, unit, *, note: str = "",
+def enqueue_dispatch(report, link, unit, *, routing, note: str = "",
                      from_unit: str | None = None) -> OutboxMessage:
     """Render and enqueue the dispatch e-mail that sends ``report`` to ``unit`` with the signed
     ``link`` (no commit).
 
     The e-mail holds the report number, category, description, location (WGS84 coordinates,
     OpenStreetMap link, address), links to the public photo copies, why the report went to the
-    unit, and the signed link with its expiry date (Europe/Warsaw). ``note`` (from the operator,
-    or from the unit ``from_unit`` that forwarded the report) is quoted when given. Dedupe key:
-    ``dispatch:{report id}:{link id}`` (one e-mail per issued link). Raises ``ValueError`` when
-    the unit has no e-mail address.
+    unit (:func:`webapp.routing.services.explain` on ``routing``), and the signed link with its
+    expiry date (Europe/Warsaw). ``note`` (from the operator, or from the unit ``from_unit``
+    that forwarded the report) is quoted when given. Dedupe key: ``dispatch:{report id}:{link
+    id}`` (one e-mail per issued link). Raises ``ValueError`` when the unit has no e-mail
+    address.
     """
-    from webapp.departments.services import category_name, link_url, osm_url, unit_name
-
     if not getattr(unit, "email", None):
         raise ValueError(f"unit {unit.id!r} has no e-mail address in routing.toml")
     db.session.flush()  # ids for the link and photos
@@ -189,14 +186,14 @@ def enqueue_dispatch(report, link, unit, *, note: str = "",
         context = {
             "report": report,
             "unit": unit,
-            "category": category_name(report.service_code, MAIL_LOCALE),
+            "category": routing.category_name(report.service_code, MAIL_LOCALE),
             "map_url": osm_url(report.lat, report.long),
             "photo_urls": _photo_links(report),
             "link_url": link_url(link),
             "expires_at": format_datetime(link.expires_at, "d MMMM y, HH:mm"),
             "note": note,
-            "from_unit": unit_name(from_unit) if from_unit else "",
-            "why": _why(report, unit.id),
+            "from_unit": routing.unit_name(from_unit) or "",
+            "why": explain(routing, report.routing_rule, unit.id),
         }
         subject = _("Report %(number)s: %(category)s", number=report.number,
                     category=context["category"])
@@ -204,7 +201,7 @@ def enqueue_dispatch(report, link, unit, *, note: str = "",
     return enqueue("dispatch", f"dispatch:{report.id}:{link.id}", payload)
 
 
-def enqueue_status_notice(report, change) -> OutboxMessage | None:
+def enqueue_status_notice(report, change, *, routing) -> OutboxMessage | None:
     """Render and enqueue the e-mail that tells the resident about status ``change`` (no commit).
 
     Only when the resident gave an e-mail address *and* consent (``report.email`` and
@@ -214,10 +211,6 @@ def enqueue_status_notice(report, change) -> OutboxMessage | None:
     the RFC 8058 ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` headers. Dedupe key:
     ``status_notice:{report id}:{change id}``.
     """
-    from webapp.departments.services import category_name
-    from webapp.reports.models import Status
-    from webapp.reports.tracking import tracking_token, tracking_url
-
     if not (report.email and report.consent_version):
         return None
     locale = report.language if report.language in current_app.config["LANGUAGES"] else MAIL_LOCALE
@@ -230,7 +223,7 @@ def enqueue_status_notice(report, change) -> OutboxMessage | None:
             "report": report,
             "change": change,
             "status_label": Status(change.status).label,
-            "category": category_name(report.service_code, locale),
+            "category": routing.category_name(report.service_code, locale),
             "tracking_url": tracking_url(report),
             "unsubscribe_url": unsubscribe_url,
             "lang": locale,
@@ -241,6 +234,20 @@ def enqueue_status_notice(report, change) -> OutboxMessage | None:
     payload["headers"].update({"List-Unsubscribe": f"<{unsubscribe_url}>",
                                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
     return enqueue("status_notice", f"status_notice:{report.id}:{change.id}", payload)
+
+
+# --------------------------------------------------------------------------- listeners
+# Connected in webapp.dispatch.init_app; they run inside the announcing transaction, so the
+# outbox row commits with the change that caused it.
+
+def on_link_issued(link, *, report, unit, note: str, from_unit: str | None, routing, **_):
+    """A unit got a signed link (a dispatch or a forward): queue the e-mail that carries it."""
+    return enqueue_dispatch(report, link, unit, routing=routing, note=note, from_unit=from_unit)
+
+
+def on_report_status_changed(report, *, change, routing, **_):
+    """A report's status changed: queue the notice to the resident (when they consented)."""
+    return enqueue_status_notice(report, change, routing=routing)
 
 
 # --------------------------------------------------------------------------- sending

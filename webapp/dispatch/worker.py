@@ -7,6 +7,9 @@ import threading
 
 from flask import Flask
 
+from webapp.dispatch.services import process_due
+from webapp.extensions import db
+
 log = logging.getLogger(__name__)
 
 #: Jobs the worker runs now and then besides sending (``name -> (every seconds, function())``),
@@ -46,9 +49,6 @@ def run_worker(app: Flask, *, stop: threading.Event | None = None, once: bool = 
     goes again at once. An error outside a single message (database down) is logged and the
     loop waits, doubling the wait up to one minute, instead of dying.
     """
-    from webapp.dispatch.services import process_due
-    from webapp.extensions import db
-
     stop = stop or threading.Event()
     poll = float(app.config.get("WORKER_POLL_SECONDS", 2))
     batch = int(app.config.get("WORKER_BATCH_SIZE", 20))

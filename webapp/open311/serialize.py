@@ -25,10 +25,10 @@ def service_json(config, service, lang: str) -> dict:
     """One entry of ``services.json``: ``{service_code, service_name, description, metadata,
     type, keywords, group}``. ``keywords`` lists the category's names in the other UI
     languages (comma separated) so clients can search in any of them."""
-    name = queries.localized(service.name, lang)
+    name = service.name(lang)
     others = []
     for other in ("pl", "en", "uk"):
-        alias = queries.localized(service.name, other)
+        alias = service.name(other)
         if alias and alias != name and alias not in others:
             others.append(alias)
     return {
@@ -38,7 +38,7 @@ def service_json(config, service, lang: str) -> dict:
         "metadata": False,
         "type": "realtime",
         "keywords": ", ".join(others),
-        "group": queries.group_name(config, service.code, lang) or "",
+        "group": config.group_name(service.code, lang) or "",
     }
 
 
@@ -63,10 +63,10 @@ def request_json(config, report: Report, lang: str, *, with_history: bool = Fals
         "service_request_id": str(report.id),
         "status": status.open311,
         "status_notes": queries.latest_note(report),
-        "service_name": queries.service_name(config, report.service_code, lang),
+        "service_name": config.category_name(report.service_code, lang),
         "service_code": report.service_code,
         "description": queries.public_description(report) or "",
-        "agency_responsible": queries.unit_name(config, report.agency_responsible, lang),
+        "agency_responsible": config.unit_name(report.agency_responsible),
         "service_notice": None,
         "requested_datetime": w3c_datetime(report.requested_at),
         "updated_datetime": w3c_datetime(report.updated_at),
@@ -84,7 +84,7 @@ def request_json(config, report: Report, lang: str, *, with_history: bool = Fals
                 "status": change.status,
                 "open311_status": Status(change.status).open311,
                 "note": change.note or None,
-                "agency_responsible": queries.unit_name(config, change.agency_responsible, lang),
+                "agency_responsible": config.unit_name(change.agency_responsible),
                 "datetime": w3c_datetime(change.created_at),
             }
             for change in report.history

@@ -14,6 +14,7 @@ from flask_babel import get_locale, gettext as _
 
 from webapp.open311 import serialize
 from webapp.reports import queries
+from webapp.routing.services import current_routing
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
@@ -24,11 +25,6 @@ class BadParameter(ValueError):
 
 def _lang() -> str:
     return str(get_locale() or "pl")
-
-
-def _routing():
-    from webapp.routing.services import current_routing
-    return current_routing()
 
 
 def _error(code: int, description: str):
@@ -84,7 +80,7 @@ def _request_ids(value: str | None) -> list[int]:
 @bp.get("/services.json")
 def services():
     """Every category of ``routing.toml`` in file order, as GeoReport v2 services."""
-    config = _routing()
+    config = current_routing()
     lang = _lang()
     return jsonify([serialize.service_json(config, service, lang)
                     for service in config.services.values()])
@@ -108,7 +104,7 @@ def requests_list():
     status = statuses.pop() if len(statuses) == 1 else None
     reports = queries.open311_requests(ids=ids or None, codes=_comma_list(args.get("service_code")),
                                        start=start, end=end, status=status)
-    config = _routing()
+    config = current_routing()
     lang = _lang()
     return jsonify([serialize.request_json(config, report, lang) for report in reports])
 
@@ -122,4 +118,4 @@ def request_detail(service_request_id: str):
         report = queries.get_report(int(service_request_id))
     if report is None:
         return _error(404, _("There is no service request %(id)s.", id=service_request_id))
-    return jsonify([serialize.request_json(_routing(), report, _lang(), with_history=True)])
+    return jsonify([serialize.request_json(current_routing(), report, _lang(), with_history=True)])

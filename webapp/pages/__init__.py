@@ -1,8 +1,9 @@
 """Static-ish pages: home, rules, how procedures are handled, health check."""
 from __future__ import annotations
 
+from webapp.pages import views
+
 
 def init_app(app) -> None:
     """Register the pages blueprint (home, about, rules, privacy, healthz)."""
-    from webapp.pages.views import bp
-    app.register_blueprint(bp)
+    app.register_blueprint(views.bp)

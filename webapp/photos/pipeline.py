@@ -1,4 +1,5 @@
-"""The photo pipeline: check an upload by its content, read its EXIF, make the public copies.
+"""The photo pipeline: check an upload by its content, make the public copies (EXIF is read by
+:mod:`webapp.photos.exif`, the files and the row are stored by :mod:`webapp.photos.services`).
 
 One decode per upload: the original is opened once (JPEG via ``Image.draft`` at a reduced DCT
 scale when that still gives at least the public size), resized, turned upright (EXIF
@@ -15,17 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
-import re
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import pillow_heif
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
-from PIL.ExifTags import IFD
+
+from webapp.photos.exif import TAG_ORIENTATION, read_gps, read_taken_at
 
 from webapp.photos import limits
 from webapp.photos.limits import DecodeBusy  # noqa: F401  (re-exported for the views)
@@ -39,8 +38,6 @@ PUBLIC_LONG_SIDE = 2048
 THUMB_LONG_SIDE = 400
 PUBLIC_QUALITY = 85
 THUMB_QUALITY = 80
-# EXIF times without an offset are taken as local time where the portal works.
-LOCAL_TZ = ZoneInfo("Europe/Warsaw")
 
 # Pillow format name -> content type. MPO is a JPEG with extra frames (many phone cameras).
 CONTENT_TYPES = {
@@ -64,11 +61,6 @@ _ORIENTATION = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-
-_TAG_ORIENTATION = 0x0112
-_TAG_DATETIME_ORIGINAL = 0x9003
-_TAG_OFFSET_TIME_ORIGINAL = 0x9011
-_GPS_LAT_REF, _GPS_LAT, _GPS_LONG_REF, _GPS_LONG, _GPS_STATUS = 1, 2, 3, 4, 9
 
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
@@ -183,7 +175,7 @@ def process_photo(data: bytes, *, filename: str | None = None,
             gps_lat, gps_long = read_gps(exif)
             taken_at = read_taken_at(exif)
             # pillow-heif applies HEIF rotation itself and drops the EXIF tag.
-            orientation = exif.get(_TAG_ORIENTATION) if im.format != "HEIF" else None
+            orientation = exif.get(TAG_ORIENTATION) if im.format != "HEIF" else None
             with limits.DECODE_GATE.slot():
                 try:
                     public = _public_image(_decodable(im, data, jpeg), orientation)
@@ -349,147 +341,3 @@ def _encode(img: Image.Image, quality: int) -> bytes:
     out = io.BytesIO()
     img.save(out, "JPEG", quality=quality, optimize=True)
     return out.getvalue()
-
-
-# --- EXIF -------------------------------------------------------------------------------------
-
-def read_gps(exif: Image.Exif) -> tuple[float | None, float | None]:
-    """Return the EXIF GPS position as WGS84 degrees ``(lat, long)``, south/west negative.
-
-    Handles rationals (``IFDRational``), plain numbers and 1 to 3 part values (degrees,
-    minutes, seconds). Returns ``(None, None)`` when a tag is missing, a hemisphere reference is
-    missing or not N/S/E/W, a value is not finite or out of range, the receiver marked the
-    fix void (GPSStatus ``V``), or the position is exactly 0,0 (cameras without a fix write
-    zeros). Tag numbers: EXIF 2.32, GPS IFD tags 1-4 and 9.
-    """
-    try:
-        gps = exif.get_ifd(IFD.GPSInfo)
-    except Exception:
-        return None, None
-    if not gps:
-        return None, None
-    if _text(gps.get(_GPS_STATUS)).upper() == "V":
-        return None, None
-    lat = _dms(gps.get(_GPS_LAT), _text(gps.get(_GPS_LAT_REF)).upper(), "N", "S", 90.0)
-    lon = _dms(gps.get(_GPS_LONG), _text(gps.get(_GPS_LONG_REF)).upper(), "E", "W", 180.0)
-    if lat is None or lon is None or (lat == 0.0 and lon == 0.0):
-        return None, None
-    return lat, lon
-
-
-def _text(value) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    if not isinstance(value, str):
-        return ""
-    return value.replace("\x00", "").strip()
-
-
-def _dms(value, ref: str, positive: str, negative: str, limit: float) -> float | None:
-    if ref not in (positive, negative) or value is None:
-        return None
-    if not isinstance(value, (tuple, list)):
-        value = (value,)
-    if not 1 <= len(value) <= 3:
-        return None
-    try:
-        parts = [float(v) for v in value]
-    except (TypeError, ValueError, ZeroDivisionError):
-        return None
-    if any(not math.isfinite(p) or p < 0 for p in parts):
-        return None
-    if any(p >= 60 for p in parts[1:]):
-        return None
-    degrees = sum(p / 60 ** i for i, p in enumerate(parts))
-    if degrees > limit:
-        return None
-    return -degrees if ref == negative else degrees
-
-
-_EXIF_DATETIME = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
-_EXIF_OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")
-
-
-def read_taken_at(exif: Image.Exif) -> datetime | None:
-    """Return when the photo was taken, as an aware UTC datetime, or None.
-
-    Reads ``DateTimeOriginal`` (EXIF tag 0x9003) with ``OffsetTimeOriginal`` (0x9011, EXIF 2.31)
-    when present; without an offset the time is taken as Europe/Warsaw local time. Blank,
-    zeroed or impossible values give None.
-    """
-    try:
-        sub = exif.get_ifd(IFD.Exif)
-    except Exception:
-        return None
-    match = _EXIF_DATETIME.match(_text(sub.get(_TAG_DATETIME_ORIGINAL)))
-    if not match:
-        return None
-    try:
-        local = datetime(*(int(g) for g in match.groups()))
-    except ValueError:  # "0000:00:00 00:00:00", month 13...
-        return None
-    offset = _EXIF_OFFSET.fullmatch(_text(sub.get(_TAG_OFFSET_TIME_ORIGINAL)))
-    if offset:
-        sign = -1 if offset.group(1) == "-" else 1
-        delta = timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3)))
-        if delta > timedelta(hours=14):
-            return None
-        aware = local.replace(tzinfo=timezone(sign * delta))
-    else:
-        aware = local.replace(tzinfo=LOCAL_TZ)
-    return aware.astimezone(timezone.utc)
-
-
-# --- storage and the database ----------------------------------------------------------------
-
-def photo_keys(sha256: str, extension: str) -> dict[str, str]:
-    """Storage keys of one photo, content-addressed by the original's sha256 (hex).
-
-    Returns ``{"original": "original/ab/<sha>.<ext>", "public": "public/ab/<sha>.jpg",
-    "thumb": "thumb/ab/<sha>.jpg"}``; the same bytes always give the same keys, so a retried
-    upload rewrites the same files.
-    """
-    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
-        raise ValueError("sha256 must be 64 lower-case hex digits")
-    prefix = sha256[:2]
-    return {
-        "original": f"original/{prefix}/{sha256}.{extension}",
-        "public": f"public/{prefix}/{sha256}.jpg",
-        "thumb": f"thumb/{prefix}/{sha256}.jpg",
-    }
-
-
-def save_photo(processed: ProcessedPhoto, *, report, position: int, storage=None):
-    """Write the three files of ``processed`` and add a :class:`Photo` row for ``report``.
-
-    ``position`` orders the photos of one report (0 = first). ``storage`` defaults to
-    :func:`webapp.photos.storage.get_storage` (needs an app context). The row is added to
-    ``db.session`` but not committed: the caller commits it with the report. Files are written
-    first and are content-addressed, so a rolled-back transaction leaves at worst files that
-    a retry reuses. Returns the new ``Photo``.
-    """
-    from webapp.extensions import db
-    from webapp.photos.models import Photo
-    from webapp.photos.storage import get_storage
-
-    storage = storage or get_storage()
-    keys = photo_keys(processed.sha256, processed.extension)
-    storage.put(keys["original"], processed.original)
-    storage.put(keys["public"], processed.public_jpeg)
-    storage.put(keys["thumb"], processed.thumb_jpeg)
-    photo = Photo(
-        report=report,
-        position=position,
-        sha256=processed.sha256,
-        content_type=processed.content_type,
-        original_key=keys["original"],
-        public_key=keys["public"],
-        thumb_key=keys["thumb"],
-        width=processed.width,
-        height=processed.height,
-        gps_lat=processed.gps_lat,
-        gps_long=processed.gps_long,
-        taken_at=processed.taken_at,
-    )
-    db.session.add(photo)
-    return photo

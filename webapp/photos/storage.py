@@ -10,6 +10,7 @@ Keys are relative POSIX paths such as ``"original/ab/abcdef....heic"``.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Callable
@@ -115,3 +116,20 @@ def get_storage() -> FileStorage:
                            f"known: {', '.join(sorted(STORAGE_BACKENDS))}")
         cached = app.extensions["photo_storage"] = STORAGE_BACKENDS[name](app.config)
     return cached
+
+
+def photo_keys(sha256: str, extension: str) -> dict[str, str]:
+    """Storage keys of one photo, content-addressed by the original's sha256 (hex).
+
+    Returns ``{"original": "original/ab/<sha>.<ext>", "public": "public/ab/<sha>.jpg",
+    "thumb": "thumb/ab/<sha>.jpg"}``; the same bytes always give the same keys, so a retried
+    upload rewrites the same files.
+    """
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValueError("sha256 must be 64 lower-case hex digits")
+    prefix = sha256[:2]
+    return {
+        "original": f"original/{prefix}/{sha256}.{extension}",
+        "public": f"public/{prefix}/{sha256}.jpg",
+        "thumb": f"thumb/{prefix}/{sha256}.jpg",
+    }

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from webapp.dispatch.services import register_sender
+from webapp.dispatch.worker import register_periodic
+from webapp.push import cli, keys, models, services, views  # noqa: F401  (models: the table)
+from webapp.reports.signals import report_status_changed
+
 
 def init_app(app) -> None:
     """Load (or make) the VAPID keys, register the model, routes, outbox sender, signal
     receiver, the worker's retention job and ``flask push``."""
-    from webapp.dispatch.services import register_sender
-    from webapp.dispatch.worker import register_periodic
-    from webapp.push import cli, keys, models, services, views  # noqa: F401
-    from webapp.reports.signals import report_status_changed
-
     pem = keys.load_private_pem(app.config.get("VAPID_PRIVATE_KEY"), Path(app.instance_path))
     app.extensions["push"] = {"private_pem": pem, "public_key": keys.public_key_b64(pem)}
     app.register_blueprint(views.bp)

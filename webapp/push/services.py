@@ -206,7 +206,7 @@ def notification_for(report: Report, change, subscription: PushSubscription) -> 
     ``url`` is the report's private tracking page; ``tag`` is the same for a repeated send of
     the same notification, so a phone shows it once.
     """
-    from webapp.reports.tracking import tracking_url
+    from webapp.reports.services import tracking_url
 
     with force_locale(subscription.lang):
         label = Status(change.status).label

@@ -5,16 +5,17 @@ The browser half lives in ``static/sw.js`` (caching strategies, Background Sync)
 """
 from __future__ import annotations
 
+from webapp.pwa import views
+from webapp.reports.models import STATUS_LABELS
+
 
 def init_app(app) -> None:
     """Register the PWA blueprint and the ``pwa_status_labels`` and ``pwa_build`` template globals."""
-    from webapp.pwa.views import bp, build_id
-    app.register_blueprint(bp)
-    app.jinja_env.globals["pwa_build"] = build_id
+    app.register_blueprint(views.bp)
+    app.jinja_env.globals["pwa_build"] = views.build_id
     app.jinja_env.globals["pwa_status_labels"] = status_labels
 
 
 def status_labels() -> dict[str, str]:
     """``{status value: translated label}`` for the "my reports" list drawn by the browser."""
-    from webapp.reports.models import STATUS_LABELS
     return {status.value: str(label) for status, label in STATUS_LABELS.items()}

@@ -1,17 +1,20 @@
-"""Reports: the resident's form, submission, public pages and tracking."""
+"""Reports: the resident's form, submission, status lifecycle, public pages and tracking.
+
+Imports no domain above it: departments and dispatch react to what it announces
+(:mod:`webapp.reports.signals`).
+"""
 from __future__ import annotations
+
+from webapp.reports import cli, forms, models, views  # noqa: F401  (models: the tables)
+from webapp.routing.services import current_routing
 
 
 def init_app(app) -> None:
-    """Register the report models, the form/tracking/browse routes, the ``current_routing``
-    template global and the ``flask reports`` commands."""
-    from webapp.reports import models  # noqa: F401
-    from webapp.reports import views, browse  # noqa: F401  (browse adds routes to views.bp)
+    """Register the report models, the ``reports`` blueprint, the ``current_routing``,
+    ``description_min`` and ``description_max`` template globals and the ``flask reports``
+    command group."""
     app.register_blueprint(views.bp)
-
-    def _current_routing():
-        from webapp.routing.services import current_routing
-        return current_routing()
-    app.jinja_env.globals["current_routing"] = _current_routing
-    from webapp.reports import cli
+    app.jinja_env.globals["current_routing"] = current_routing
+    app.jinja_env.globals.update(description_min=forms.DESCRIPTION_MIN,
+                                 description_max=forms.DESCRIPTION_MAX)
     cli.init_app(app)

@@ -1,34 +1,29 @@
-"""The resident's report form (Flask-WTF: CSRF and field validation).
+"""The resident's report form (Flask-WTF: CSRF and parsing).
 
 Field names are Open311 GeoReport v2 names (service_code, description, lat, long,
 address_string, media, email) so the form, the API and a replayed offline draft share one shape.
+The form only parses and checks the shape of each field (present, length, e-mail syntax); every
+rule (category known, consent with an e-mail, client_id, photos) is checked once, by
+:func:`webapp.reports.services.submit_report`.
 """
 from __future__ import annotations
 
-import uuid
-
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, Length, Optional
 
 from webapp.inputs import InputForm
+from webapp.reports.services import ReportInput
 
 DESCRIPTION_MIN = 10
 DESCRIPTION_MAX = 4000
 
 
-def _uuid(form, field):
-    try:
-        uuid.UUID(field.data or "")
-    except ValueError:
-        raise ValidationError(_l("The form is missing its identifier. Reload the page and send it again."))
-
-
 class ReportForm(InputForm):
-    """Validates the shape of a submission; domain rules (inside Łódź, consent, photos) are
-    checked by :func:`webapp.reports.services.submit_report` so every path gets them."""
+    """Parses a submission and checks the shape of its fields; :meth:`to_input` hands it to the
+    service."""
 
-    client_id = HiddenField(validators=[_uuid])
+    client_id = HiddenField()
     service_code = SelectField(_l("Category"), validate_choice=False,
                                validators=[DataRequired(_l("Choose a category."))])
     description = TextAreaField(
@@ -44,7 +39,7 @@ class ReportForm(InputForm):
     address_string = StringField(_l("Address or place (optional)"),
                                  validators=[Optional(), Length(max=255)],
                                  filters=[lambda s: s.strip() if isinstance(s, str) else s])
-    media = MultipleFileField(_l("Photos (up to 5)"))
+    media = MultipleFileField(_l("Photos"))  # how many: PHOTO_MAX_COUNT, checked by the service
     email = EmailField(_l("E-mail for updates (optional)"),
                        validators=[Optional(), Length(max=254),
                                    Email(message=_l("This e-mail address is not valid."),
@@ -52,13 +47,16 @@ class ReportForm(InputForm):
                        filters=[lambda s: s.strip() if isinstance(s, str) else s])
     consent = BooleanField(_l("I agree to the processing of my e-mail address to receive updates about this report."))
 
-    def validate_service_code(self, field):
-        from webapp.routing.services import current_routing
-        if current_routing().service(field.data) is None:
-            raise ValidationError(_l("Choose a category from the list."))
-
-    def validate_consent(self, field):
-        # RODO art. 6(1)(a)/7: an e-mail is processed only with explicit consent.
-        if self.email.data and not field.data:
-            raise ValidationError(_l("To receive updates by e-mail, tick the consent box. "
-                                     "Without an e-mail you can send the report anonymously."))
+    def to_input(self):
+        """The submission as :class:`~webapp.reports.services.ReportInput`: the parsed fields,
+        the uploaded files (unread) and the shape errors found (CSRF left to Flask-WTF)."""
+        self.validate()
+        uploads = [(f.filename, f.stream) for f in (self.media.data or [])
+                   if getattr(f, "filename", None)]
+        return ReportInput(
+            client_id=self.client_id.data, service_code=self.service_code.data,
+            description=self.description.data, lat=self.lat.data, long=self.long.data,
+            location_source=self.location_source.data or "manual",
+            address_string=self.address_string.data, email=self.email.data,
+            consent=bool(self.consent.data), uploads=uploads,
+            errors={k: list(v) for k, v in self.errors.items() if k != "csrf_token"})

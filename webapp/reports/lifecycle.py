@@ -15,7 +15,8 @@ Rules (issue 2, "Department linked page"):
 
 - ``rejected`` needs a non-empty public note: the reason, which the resident sees.
 - ``forwarded`` needs ``target_unit``: a unit known to ``routing.toml`` other than the current
-  one. The old unit's links are revoked, the new unit gets a new link and a dispatch e-mail.
+  one. The old unit's links are revoked, the new unit gets a new link and a dispatch e-mail
+  (by the listeners of :mod:`webapp.reports.signals`).
 - ``resolved`` and ``rejected`` are closed (Open311 ``closed``). The responsible unit may reopen
   a closed report (a fix did not hold, a rejection was a mistake), but only with a public note
   saying why, so the resident is never left guessing. A repeated ``in_progress`` also needs a
@@ -29,8 +30,9 @@ Rules (issue 2, "Department linked page"):
 - Each such change is announced with :data:`webapp.reports.signals.report_status_changed`
   (push notifications subscribe to it).
 
-Nothing here commits: the caller commits once, so the report, its history, links and outbox
-rows change together or not at all.
+This module imports no other domain: it announces each change (:mod:`webapp.reports.signals`)
+and departments and dispatch react. Nothing here commits: the caller commits once, so the
+report, its history, links and outbox rows change together or not at all.
 """
 from __future__ import annotations
 
@@ -40,8 +42,8 @@ from flask_babel import lazy_gettext as _l
 
 from webapp.clock import utcnow
 from webapp.extensions import db
+from webapp.reports import signals
 from webapp.reports.models import STATUS_LABELS, Status, StatusChange
-from webapp.reports.signals import report_status_changed
 
 S = Status
 
@@ -118,20 +120,44 @@ def find_replay(report, status, note: str, actor_kind: str, actor_id) -> StatusC
     return None
 
 
-def dispatch_report(report, *, actor_kind: str = "system", actor_id: str | None = None,
-                    note: str = ""):
-    """Send ``report`` to its ``agency_responsible`` unit. Returns the new ``DepartmentLink``.
+def _unit_with_email(routing, unit_id: str | None, *, unknown):
+    """The routing ``Unit`` ``unit_id`` when it exists and has an e-mail address; otherwise
+    :class:`StatusError` (``unknown`` for a missing unit, field ``target_unit``)."""
+    unit = routing.units.get(unit_id) if unit_id else None
+    if unit is None:
+        raise StatusError(unknown, field="target_unit")
+    if not getattr(unit, "email", None):
+        raise StatusError(_l("The unit %(unit)s has no contact e-mail address.", unit=unit.name),
+                          field="target_unit")
+    return unit
 
-    Sets status ``dispatched``, records a :class:`StatusChange` (with ``agency_responsible``),
-    issues a signed link (:func:`webapp.departments.services.issue_link`) and enqueues the
-    dispatch e-mail to the unit. Allowed for a report being created (no history yet) and for
-    one ``awaiting_moderation``; releasing a moderated report also notifies the resident (when
-    they consented), a new one does not (the form already told them). Adds to ``db.session``; does not commit.
-    Raises :class:`StatusError` for another status, an unknown unit or one without e-mail.
+
+def _record(report, status: Status, *, note: str, actor_kind: str, actor_id: str | None,
+            now) -> StatusChange:
+    change = StatusChange(status=status.value, note=note, actor_kind=actor_kind,
+                          actor_id=actor_id, agency_responsible=report.agency_responsible,
+                          created_at=now)
+    report.history.append(change)
+    report.status = status.value
+    report.updated_at = now
+    db.session.add(report)
+    return change
+
+
+def dispatch_report(report, *, routing, actor_kind: str = "system", actor_id: str | None = None,
+                    note: str = "") -> StatusChange:
+    """Send ``report`` to its ``agency_responsible`` unit; return the recorded change.
+
+    ``routing`` is the :class:`~webapp.routing.config.RoutingConfig` that names the units.
+    Sets status ``dispatched``, records a :class:`StatusChange` (with ``agency_responsible``)
+    and announces :data:`~webapp.reports.signals.report_dispatched` (departments issue a
+    signed link, dispatch queues the e-mail to the unit). Allowed for a report being created
+    (no history yet) and for one ``awaiting_moderation``; releasing a moderated report also
+    announces :data:`~webapp.reports.signals.report_status_changed` (the resident is told when
+    they consented), a new one does not (the form already told them). Adds to ``db.session``;
+    does not commit. Raises :class:`StatusError` for another status, an unknown unit or one
+    without e-mail.
     """
-    from webapp.departments.services import get_unit, issue_link
-    from webapp.dispatch.services import enqueue_dispatch, enqueue_status_notice
-
     if actor_kind not in ACTOR_KINDS:
         raise ValueError(f"unknown actor kind {actor_kind!r}")
     previous = report.status or None
@@ -143,57 +169,21 @@ def dispatch_report(report, *, actor_kind: str = "system", actor_id: str | None 
     if not (new_report or released):
         raise StatusError(_l("Only a new report or one awaiting moderation can be sent to a "
                              "unit."), field="status")
-    unit = get_unit(report.agency_responsible)
-    if unit is None:
-        raise StatusError(_l("The report has no known responsible unit."), field="target_unit")
-    if not getattr(unit, "email", None):
-        raise StatusError(_l("The unit %(unit)s has no contact e-mail address.", unit=unit.name),
-                          field="target_unit")
-    now = utcnow()
-    change = StatusChange(status=S.DISPATCHED.value, note=(note or "").strip(),
-                          actor_kind=actor_kind, actor_id=actor_id,
-                          agency_responsible=unit.id, created_at=now)
-    report.history.append(change)
-    report.status = S.DISPATCHED.value
-    report.updated_at = now
-    db.session.add(report)
-    link = issue_link(report, unit.id, now=now)
-    enqueue_dispatch(report, link, unit, note=change.note)
+    unit = _unit_with_email(routing, report.agency_responsible,
+                            unknown=_l("The report has no known responsible unit."))
+    change = _record(report, S.DISPATCHED, note=(note or "").strip(), actor_kind=actor_kind,
+                     actor_id=actor_id, now=utcnow())
+    db.session.flush()  # ids for the listeners (links and messages name the report)
+    signals.report_dispatched.send(report, change=change, unit=unit, note=change.note,
+                                   routing=routing)
     if released:
-        enqueue_status_notice(report, change)
-        report_status_changed.send(report, report=report, change=change)
-    return link
+        signals.report_status_changed.send(report, change=change, routing=routing)
+    return change
 
 
-def set_status(report, status, *, actor_kind: str, actor_id: str | None, note: str = "",
-               target_unit: str | None = None) -> StatusChange:
-    """Change ``report``'s status following :data:`ALLOWED` and the rules in the module
-    docstring; return the recorded :class:`StatusChange`.
-
-    ``status`` is a :class:`Status` or its value. ``note`` is the public note (stripped; at most
-    2000 characters). ``target_unit`` is required for ``forwarded``. Updates ``report.status``
-    and ``updated_at`` (UTC). ``forwarded`` moves ``agency_responsible`` to ``target_unit``,
-    revokes the old unit's links, issues a new link and enqueues a dispatch to the new unit.
-    Enqueues a notice to the resident when ``report.email`` and ``report.consent_version`` are
-    set. No commit. Raises :class:`StatusError` (with ``field``) when the change is refused;
-    nothing is changed then. Idempotent: repeating the latest change (same status, note and
-    actor) within :data:`REPLAY_WINDOW` returns that change and records nothing new.
-    """
-    from webapp.departments.services import get_unit, issue_link, revoke_links
-    from webapp.dispatch.services import enqueue_dispatch, enqueue_status_notice
-
-    if actor_kind not in ACTOR_KINDS:
-        raise ValueError(f"unknown actor kind {actor_kind!r}")
-    try:
-        new = Status(status)
-    except ValueError:
-        raise StatusError(_l("Choose a status from the list."), field="status") from None
-    current = Status(report.status)
-    note = (note or "").strip()
-    replayed = find_replay(report, new, note, actor_kind, actor_id)
-    if replayed is not None:
-        return replayed
-
+def _check(report, current: Status, new: Status, note: str, actor_kind: str,
+           actor_id: str | None) -> None:
+    """Raise :class:`StatusError` when the rules of the module docstring refuse the change."""
     if actor_kind == "unit":
         if actor_id != report.agency_responsible:
             raise StatusError(_l("This report is now handled by another unit."))
@@ -213,37 +203,55 @@ def set_status(report, status, *, actor_kind: str, actor_id: str | None, note: s
     if needs_note is not None and not note:
         raise StatusError(needs_note, field="note")
 
-    new_unit = None
-    if new == S.FORWARDED:
-        if not target_unit:
-            raise StatusError(_l("Choose the unit to forward the report to."),
-                              field="target_unit")
-        if target_unit == report.agency_responsible:
-            raise StatusError(_l("The report is already with this unit; choose another one."),
-                              field="target_unit")
-        new_unit = get_unit(target_unit)
-        if new_unit is None:
-            raise StatusError(_l("Choose a unit from the list."), field="target_unit")
-        if not getattr(new_unit, "email", None):
-            raise StatusError(_l("The unit %(unit)s has no contact e-mail address.",
-                                 unit=new_unit.name), field="target_unit")
 
-    now = utcnow()
+def _forward_target(report, target_unit: str | None, routing):
+    if not target_unit:
+        raise StatusError(_l("Choose the unit to forward the report to."), field="target_unit")
+    if target_unit == report.agency_responsible:
+        raise StatusError(_l("The report is already with this unit; choose another one."),
+                          field="target_unit")
+    return _unit_with_email(routing, target_unit, unknown=_l("Choose a unit from the list."))
+
+
+def set_status(report, status, *, actor_kind: str, actor_id: str | None, routing,
+               note: str = "", target_unit: str | None = None) -> StatusChange:
+    """Change ``report``'s status following :data:`ALLOWED` and the rules in the module
+    docstring; return the recorded :class:`StatusChange`.
+
+    ``status`` is a :class:`Status` or its value. ``note`` is the public note (stripped; at most
+    2000 characters). ``routing`` is the :class:`~webapp.routing.config.RoutingConfig` that
+    names the units. ``target_unit`` is required for ``forwarded``, which moves
+    ``agency_responsible`` to it and announces :data:`~webapp.reports.signals.report_forwarded`
+    (departments revoke the old unit's links and issue one to the new unit, dispatch e-mails
+    it). Every change announces :data:`~webapp.reports.signals.report_status_changed` (dispatch
+    tells the resident when they consented). Updates ``report.status`` and ``updated_at`` (UTC).
+    No commit. Raises :class:`StatusError` (with ``field``) when the change is refused; nothing
+    is changed then. Idempotent: repeating the latest change (same status, note and actor)
+    within :data:`REPLAY_WINDOW` returns that change and records nothing new.
+    """
+    if actor_kind not in ACTOR_KINDS:
+        raise ValueError(f"unknown actor kind {actor_kind!r}")
+    if not status:
+        raise StatusError(_l("Choose the new status."), field="status")
+    try:
+        new = Status(status)
+    except ValueError:
+        raise StatusError(_l("Choose a status from the list."), field="status") from None
+    note = (note or "").strip()
+    replayed = find_replay(report, new, note, actor_kind, actor_id)
+    if replayed is not None:
+        return replayed
+    _check(report, Status(report.status), new, note, actor_kind, actor_id)
+    new_unit = _forward_target(report, target_unit, routing) if new == S.FORWARDED else None
+
+    old_unit = report.agency_responsible
     if new_unit is not None:
-        old_unit = report.agency_responsible
-        if old_unit:
-            revoke_links(report, old_unit, now=now)
         report.agency_responsible = new_unit.id
-    change = StatusChange(status=new.value, note=note, actor_kind=actor_kind,
-                          actor_id=actor_id, agency_responsible=report.agency_responsible,
-                          created_at=now)
-    report.history.append(change)
-    report.status = new.value
-    report.updated_at = now
-    db.session.add(report)
+    change = _record(report, new, note=note, actor_kind=actor_kind, actor_id=actor_id,
+                     now=utcnow())
+    db.session.flush()  # ids for the listeners (messages name the change)
     if new_unit is not None:
-        link = issue_link(report, new_unit.id, now=now)
-        enqueue_dispatch(report, link, new_unit, note=note, from_unit=actor_id)
-    enqueue_status_notice(report, change)
-    report_status_changed.send(report, report=report, change=change)
+        signals.report_forwarded.send(report, change=change, from_unit=old_unit, unit=new_unit,
+                                      note=note, routing=routing)
+    signals.report_status_changed.send(report, change=change, routing=routing)
     return change

@@ -72,9 +72,9 @@ class Report(db.Model):
     language: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(32), index=True, nullable=False)
     agency_responsible: Mapped[str | None] = mapped_column(String(64), index=True)
-    # Which routing rule matched ("category:ROAD_POTHOLE", "area:<name>", ...) and why, in words.
+    # Which routing rule matched ("category:ROAD_POTHOLE", "area:<id>"); the words for it are
+    # made when shown, in the reader's language (webapp.routing.services.explain).
     routing_rule: Mapped[str] = mapped_column(String(128), nullable=False, default="")
-    routing_reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
     tracking_token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     requested_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, index=True)
     updated_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)

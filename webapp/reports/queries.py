@@ -195,49 +195,21 @@ def latest_note(report: Report) -> str | None:
     return report.history[-1].note or None
 
 
-def localized(value, lang: str) -> str:
-    """A routing-config name in ``lang``: names are plain strings (units) or callables taking
-    the language code (categories and groups: ``name(lang)``)."""
-    return value(lang) if callable(value) else str(value)
-
-
-def service_name(config, code: str, lang: str) -> str:
-    """Category name of ``code`` in ``lang`` ("pl"/"en"/"uk") from the routing ``config``;
-    the bare code when the category was since removed from ``routing.toml``."""
-    service = config.services.get(code) if config is not None else None
-    return localized(service.name, lang) if service is not None else code
-
-
-def group_name(config, code: str, lang: str) -> str | None:
-    """Name of the group of category ``code`` in ``lang``, or None when unknown."""
-    service = config.services.get(code) if config is not None else None
-    group = config.groups.get(service.group) if service is not None else None
-    return localized(group.name, lang) if group is not None else None
-
-
-def unit_name(config, unit_id: str | None, lang: str = "pl") -> str | None:
-    """Full name of the city unit ``unit_id``; the id itself when the unit is unknown."""
-    if not unit_id:
-        return None
-    unit = config.units.get(unit_id) if config is not None else None
-    return localized(unit.name, lang) if unit is not None else unit_id
-
-
-def actor_label(config, change, lang: str = "pl") -> str:
-    """Who made a status change, for the public: the unit's name, "operator" or "system".
+def actor_label(config, change) -> str:
+    """Who made a status change, for the public: the unit's name (from the routing ``config``),
+    "operator" or "system".
 
     Operators are never named publicly (they are people; only their role is shown)."""
     if change.actor_kind == "unit":
-        return unit_name(config, change.actor_id or change.agency_responsible, lang) or \
+        return config.unit_name(change.actor_id or change.agency_responsible) or \
             str(_l("city unit"))
     if change.actor_kind == "operator":
         return str(_l("operator"))
     return str(_l("system"))
 
 
-def timeline(config, report, lang: str = "pl") -> list[tuple]:
+def timeline(config, report) -> list[tuple]:
     """The report's status history for ``_timeline.html``: ``(StatusChange, who, unit after the
-    change)`` triples, oldest first, with names in ``lang``."""
-    return [(change, actor_label(config, change, lang),
-             unit_name(config, change.agency_responsible, lang))
+    change)`` triples, oldest first, with names from the routing ``config``."""
+    return [(change, actor_label(config, change), config.unit_name(change.agency_responsible))
             for change in report.history]

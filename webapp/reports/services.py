@@ -1,15 +1,25 @@
-"""Submitting a report: the domain rules, independent of HTTP.
+"""Submitting a report: the domain rules, independent of HTTP, and the private tracking token.
 
-One call validates the location (inside Łódź, on every path: form, API, replayed draft), routes
-the report per ``routing.toml``, stores it with its photos and history, and, for an "auto"
-category, queues the dispatch to the unit, all in one transaction.
+One call (:func:`submit_report`) answers a replayed ``client_id`` with the first report, checks
+the photos by content, checks every rule (category, photo count, consent, the location inside
+Łódź, on every path: form, API, replayed draft), routes the report per ``routing.toml``,
+stores it with its photos and history, announces it
+(:data:`~webapp.reports.signals.report_submitted`) and, for an "auto" category, dispatches it
+to the unit (:func:`~webapp.reports.lifecycle.dispatch_report`), all in one transaction.
+
+Tracking links need no account: the token is an HMAC of the report's ``client_id`` under
+``SECRET_KEY``, so a replayed POST (same ``client_id``) and a later e-mail show the same link
+again, while only its SHA-256 is stored.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import uuid
 from dataclasses import dataclass, field
 
+from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,9 +27,13 @@ from sqlalchemy.exc import IntegrityError
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.geo.boundary import Boundary, LocationError, validate_location
+from webapp.photos.pipeline import MAX_BYTES, PhotoError, process_photo
+from webapp.photos.services import save_photo
 from webapp.photos.storage import StorageUnavailable
+from webapp.reports import signals
+from webapp.reports.lifecycle import dispatch_report
 from webapp.reports.models import Report, Status, StatusChange
-from webapp.reports.tracking import token_hash, tracking_token
+from webapp.routing.services import route
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +62,8 @@ class ReportInput:
     email: str | None = None
     consent: bool = False
     photos: list = field(default_factory=list)
+    uploads: list = field(default_factory=list)
+    errors: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -127,7 +143,7 @@ def check_report(data: ReportInput, *, routing, boundary: Boundary, max_photos: 
     if service is None:
         errors["service_code"] = [_l("Choose a category from the list.")]
     if len(data.photos) > max_photos:
-        errors["media"] = [_l("You can attach at most %(n)d photos.", n=max_photos)]
+        errors["media"] = [_too_many_photos(max_photos)]
     if (data.email or "").strip() and not data.consent:
         errors["consent"] = [_l("To receive updates by e-mail, tick the consent box. "
                                 "Without an e-mail you can send the report anonymously.")]
@@ -139,37 +155,108 @@ def check_report(data: ReportInput, *, routing, boundary: Boundary, max_photos: 
     return service, location, errors
 
 
+def read_photos(uploads, *, max_photos: int, max_bytes: int) -> tuple[list, list]:
+    """Check ``uploads`` (``(filename, file object)`` pairs) by content and process them.
+
+    Returns ``(photos, messages)``: :class:`~webapp.photos.pipeline.ProcessedPhoto` objects and
+    one message per refused file (naming it). More than ``max_photos`` files are refused as a
+    whole, before any is decoded; at most ``max_bytes + 1`` bytes of a file are read.
+    """
+    if len(uploads) > max_photos:
+        return [], [_too_many_photos(max_photos)]
+    photos, messages = [], []
+    for filename, stream in uploads:
+        try:
+            photos.append(process_photo(stream.read(max_bytes + 1), filename=filename,
+                                        max_bytes=max_bytes))
+        except PhotoError as e:
+            messages.append(f"{filename}: {e.message}")
+    return photos, messages
+
+
+def _too_many_photos(n: int):
+    return _l("You can attach at most %(n)d photos.", n=n)
+
+
+def _client_id(value) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _all_errors(data: ReportInput, *, routing, boundary, max_photos: int, max_photo_bytes: int):
+    """Process the uploads and check every rule; return ``(service, location, errors)`` with the
+    parse errors first (the form's message for a field wins)."""
+    errors = {k: list(v) for k, v in data.errors.items()}
+    if _client_id(data.client_id) is None:
+        errors.setdefault("client_id", [_l("The form is missing its identifier. "
+                                           "Reload the page and send it again.")])
+    if data.uploads:
+        data.photos, photo_errors = read_photos(data.uploads, max_photos=max_photos,
+                                                max_bytes=max_photo_bytes)
+        if photo_errors:
+            errors.setdefault("media", []).extend(photo_errors)
+    service, location, rule_errors = check_report(data, routing=routing, boundary=boundary,
+                                                  max_photos=max_photos)
+    for name, messages in rule_errors.items():
+        errors.setdefault(name, messages)
+    return service, location, errors
+
+
 def submit_report(data: ReportInput, *, routing, boundary: Boundary, consent_text: str,
-                  consent_version: str, max_photos: int = 5, secret_key: str | None = None) -> Submitted:
+                  consent_version: str, secret_key: str, max_photos: int = 5,
+                  max_photo_bytes: int = MAX_BYTES) -> Submitted:
     """Create a report, or return the existing one for a replayed ``client_id``.
 
     Idempotent on ``client_id``: a repeated call (a phone retrying an upload) creates nothing and
     returns the first report with ``created=False``, even when two calls race (the unique
-    constraint decides). Commits. Raises :class:`SubmissionError` for domain errors: unknown
-    category, location outside Łódź or missing, too many photos, e-mail without consent; and
+    constraint decides); a replay is answered before anything is checked. Commits. Raises
+    :class:`SubmissionError` with every problem at once: the parse errors in ``data.errors``, a
+    missing ``client_id``, refused photos, unknown category, location outside Łódź or missing,
+    too many photos, e-mail without consent; and
     :class:`webapp.photos.storage.StorageUnavailable` (nothing stored) when photo files cannot
     be written.
     """
-    try:
-        client_id = str(uuid.UUID(data.client_id))
-    except (ValueError, TypeError, AttributeError):
-        raise SubmissionError({"client_id": [_l("The form is missing its identifier. "
-                                                "Reload the page and send it again.")]}) from None
-    existing = find_by_client_id(client_id)
+    client_id = _client_id(data.client_id)
+    existing = find_by_client_id(client_id) if client_id else None
     if existing is not None:
         return Submitted(existing, False, tracking_token(client_id, secret_key))
-
-    service, location, errors = check_report(data, routing=routing, boundary=boundary,
-                                             max_photos=max_photos)
+    service, location, errors = _all_errors(data, routing=routing, boundary=boundary,
+                                            max_photos=max_photos,
+                                            max_photo_bytes=max_photo_bytes)
     if errors:
         raise SubmissionError(errors)
+    token = tracking_token(client_id, secret_key)
+    report, mode = _new_report(data, client_id, service, location, token=token,
+                               routing=routing, consent_text=consent_text,
+                               consent_version=consent_version)
+    db.session.add(report)
+    try:
+        db.session.flush()  # the report id names the photo rows; a racing twin fails here
+        _store(report, data.photos, mode=mode, routing=routing)
+        db.session.commit()
+    except StorageUnavailable:
+        db.session.rollback()
+        raise
+    except IntegrityError:
+        db.session.rollback()
+        existing = find_by_client_id(client_id)
+        if existing is None:
+            raise
+        return Submitted(existing, False, token)
+    log.info("report %s created: %s -> %s (%s)", report.id, report.service_code,
+             report.agency_responsible, report.routing_rule)
+    return Submitted(report, True, token)
+
+
+def _new_report(data: ReportInput, client_id: str, service, location, *, token: str, routing,
+                consent_text: str, consent_version: str) -> tuple[Report, str]:
+    """The new report row (not yet added) and its routing mode ("auto"/"operator")."""
     lat, long, source = location
     email = (data.email or "").strip() or None
-
-    from webapp.routing.services import route
     decision = route(routing, service.code, lat, long)
     now = utcnow()
-    token = tracking_token(client_id, secret_key)
     report = Report(
         client_id=client_id,
         service_code=service.code,
@@ -187,34 +274,45 @@ def submit_report(data: ReportInput, *, routing, boundary: Boundary, consent_tex
         status=Status.AWAITING_MODERATION.value,
         agency_responsible=decision.unit_id,
         routing_rule=decision.rule,
-        routing_reason=decision.reason,
         tracking_token_hash=token_hash(token),
         requested_at=now,
         updated_at=now,
     )
-    db.session.add(report)
-    try:
-        db.session.flush()  # the report id names the photo rows; a racing twin fails here
-        from webapp.photos.pipeline import save_photo
-        for position, photo in enumerate(data.photos):
-            save_photo(photo, report=report, position=position)
-        if decision.mode == "auto":
-            from webapp.reports.lifecycle import dispatch_report
-            dispatch_report(report)
-        else:
-            db.session.add(StatusChange(report=report, status=Status.AWAITING_MODERATION.value,
-                                        note="", actor_kind="system", actor_id=None,
-                                        agency_responsible=decision.unit_id, created_at=now))
-        db.session.commit()
-    except StorageUnavailable:
-        db.session.rollback()
-        raise
-    except IntegrityError:
-        db.session.rollback()
-        existing = find_by_client_id(client_id)
-        if existing is None:
-            raise
-        return Submitted(existing, False, token)
-    log.info("report %s created: %s -> %s (%s)", report.id, report.service_code,
-             decision.unit_id, decision.rule)
-    return Submitted(report, True, token)
+    return report, decision.mode
+
+
+def _store(report: Report, photos, *, mode: str, routing) -> None:
+    """Save the photos and the first history entry; dispatch an "auto" report at once."""
+    for position, photo in enumerate(photos):
+        save_photo(photo, report=report, position=position)
+    signals.report_submitted.send(report, routing=routing)
+    if mode == "auto":
+        dispatch_report(report, routing=routing)
+    else:
+        db.session.add(StatusChange(report=report, status=Status.AWAITING_MODERATION.value,
+                                    note="", actor_kind="system", actor_id=None,
+                                    agency_responsible=report.agency_responsible,
+                                    created_at=report.requested_at))
+
+
+# --------------------------------------------------------------------------- tracking
+
+def tracking_token(client_id: str, secret_key: str | None = None) -> str:
+    """Return the URL-safe tracking token (43 hex chars) for ``client_id``: an HMAC-SHA256
+    under ``secret_key`` (default: the current app's ``SECRET_KEY``)."""
+    key = (secret_key or current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, b"tracking:" + client_id.encode(), hashlib.sha256).hexdigest()[:43]
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 hex digest of a tracking token: what the database keeps."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tracking_url(report, *, external: bool = True) -> str:
+    """Absolute URL of the report's private tracking page (``PUBLIC_BASE_URL`` based when
+    ``external``, for e-mails sent by the worker outside a request)."""
+    path = url_for("reports.track", token=tracking_token(report.client_id))
+    if external:
+        return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+    return path

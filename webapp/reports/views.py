@@ -1,27 +1,46 @@
-"""The report form, submission and the private tracking page (thin: parse, call, render)."""
+"""The report form, submission, the public list and pages, and the private tracking page
+(thin: parse, call one service, render).
+
+URL map::
+
+    GET  /report                      reports.new      the form, with a fresh client_id
+    POST /report                      reports.create   HTML, htmx fragment or JSON answer
+    GET  /reports                     reports.index    public list (page, or the list fragment)
+    GET  /reports/<int:report_id>     reports.detail   public page of one report
+    GET  /t/<token>                   reports.track    the resident's private tracking page
+
+``GET /reports`` answers only the list fragment (``reports/_list.html``) when htmx targets the
+list (``HX-Target: report-list``); boosted and history-restore requests always get the full
+page, and the answer carries ``Vary: HX-Target``.
+"""
 from __future__ import annotations
 
 import json
 import uuid
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, current_app, jsonify, make_response, redirect, render_template,
+                   request, url_for)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from webapp.errors import render_error
 from webapp.extensions import limiter
+from webapp.negotiation import is_htmx, wants_fragment, wants_json
 from webapp.photos.limits import DecodeBusy
-from webapp.negotiation import is_htmx, wants_json
 from webapp.photos.storage import StorageUnavailable
+from webapp.reports import queries
 from webapp.reports.forms import ReportForm
-from webapp.reports.services import (ReportInput, SubmissionError, Submitted, check_report, find_by_client_id,
-                                     find_by_tracking_token, submit_report)
-from webapp.reports.tracking import tracking_token
+from webapp.reports.models import Status
+from webapp.reports.services import SubmissionError, Submitted, find_by_tracking_token, submit_report
+from webapp.routing.services import current_routing, explain
 
 bp = Blueprint("reports", __name__)
 
 # Fields whose error containers the form has; an htmx error response refreshes all of them.
 FORM_FIELDS = ("service_code", "description", "lat", "media", "address_string", "email", "consent", "client_id")
+
+#: id of the element holding the public list; htmx sends it as ``HX-Target``.
+LIST_TARGET = "report-list"
 
 
 def _lang() -> str:
@@ -52,6 +71,15 @@ def _stored(response) -> bool:
     return response.status_code < 400
 
 
+def _submission_settings() -> dict:
+    """What :func:`submit_report` needs from the app besides the input."""
+    config = current_app.config
+    return {"routing": current_routing(), "boundary": current_app.extensions["boundary"],
+            "max_photos": config["PHOTO_MAX_COUNT"], "max_photo_bytes": config["PHOTO_MAX_BYTES"],
+            "consent_text": _consent_text(), "consent_version": config["CONSENT_VERSION"],
+            "secret_key": config["SECRET_KEY"]}
+
+
 @bp.post("/report")
 # Reports stored per address (regulamin pkt 7: abuse protection); a resident correcting
 # mistakes (422) is not counted here, only by the looser limit on attempts, which caps the
@@ -65,68 +93,22 @@ def create():
     if not current_app.config.get("REPORTS_ENABLED", True):
         abort(503)
     form = ReportForm()
-    existing = find_by_client_id(str(form.client_id.data or ""))
-    if existing is not None:
-        return _respond_submitted(Submitted(existing, False, tracking_token(existing.client_id)))
-
-    errors: dict[str, list] = {}
-    if not form.validate():
-        errors.update({k: list(v) for k, v in form.errors.items() if k != "csrf_token"})
     try:
-        photos, photo_errors = _read_photos(form)
-    except DecodeBusy:
-        return _respond_busy(form)
-    if photo_errors:
-        errors.setdefault("media", []).extend(photo_errors)
-    from webapp.routing.services import current_routing
-    data = ReportInput(
-        client_id=form.client_id.data, service_code=form.service_code.data,
-        description=form.description.data, lat=form.lat.data, long=form.long.data,
-        location_source=form.location_source.data or "manual",
-        address_string=form.address_string.data, email=form.email.data,
-        consent=bool(form.consent.data), photos=photos)
-    domain = {"routing": current_routing(), "boundary": current_app.extensions["boundary"],
-              "max_photos": current_app.config["PHOTO_MAX_COUNT"]}
-    if errors:
-        # Show every problem in one round: add the domain checks (location, ...) to the form's.
-        for field, messages in check_report(data, **domain)[2].items():
-            errors.setdefault(field, messages)
-        return _respond_errors(form, errors)
-    try:
-        submitted = submit_report(data, consent_text=_consent_text(),
-                                  consent_version=current_app.config["CONSENT_VERSION"], **domain)
+        submitted = submit_report(form.to_input(), **_submission_settings())
     except SubmissionError as e:
         return _respond_errors(form, e.errors)
+    except DecodeBusy:
+        return _respond_busy(form)
     except StorageUnavailable:
         current_app.logger.exception("photo storage unavailable; report not stored")
         return _respond_storage_unavailable(form)
     return _respond_submitted(submitted)
 
 
-def _read_photos(form: ReportForm):
-    """Process the uploaded files; returns (photos, error messages). Each file is checked by
-    its content (Pillow), never by its name. Raises :class:`DecodeBusy` when no photo decode
-    slot frees up in time."""
-    from webapp.photos.pipeline import PhotoError, process_photo
-    limit = current_app.config["PHOTO_MAX_BYTES"]
-    files = [f for f in (form.media.data or []) if getattr(f, "filename", None)]
-    if len(files) > current_app.config["PHOTO_MAX_COUNT"]:
-        return [], [_("You can attach at most %(n)d photos.", n=current_app.config["PHOTO_MAX_COUNT"])]
-    photos, errors = [], []
-    for upload in files:
-        data = upload.stream.read(limit + 1)
-        try:
-            photos.append(process_photo(data, filename=upload.filename, max_bytes=limit))
-        except PhotoError as e:
-            errors.append(f"{upload.filename}: {e.message}")
-    return photos, errors
-
-
 def _respond_busy(form: ReportForm):
     """503 with Retry-After: every photo decode slot stayed taken (webapp/photos/limits.py).
     Nothing was stored. The offline app's outbox (JSON) sends the report again by itself, an
     htmx form keeps its fields and shows the message, a plain form is shown again filled in."""
-    from webapp.errors import render_error
     message = _("Many photos are being processed right now. Your report has not been sent yet: "
                 "try again in a minute.")
     if wants_json() or is_htmx():
@@ -186,21 +168,64 @@ def _respond_errors(form: ReportForm, errors: dict):
     return render_template("reports/new.html", form=form, errors=errors, photos_lost=bool(form.media.data)), 422
 
 
+@bp.get("/reports")
+def index():
+    """Public list of reports, newest first, filtered by ``service_code`` and ``status``
+    (ours or ``open``/``closed``), ``page`` counted from 1. Bad values are ignored with a
+    message, never an error."""
+    config, lang = current_routing(), _lang()
+    filters = queries.parse_filters(request.args, config.services.keys())
+    context = {
+        "filters": filters,
+        "page": queries.list_reports(filters),
+        "groups": [(group.name(lang), services) for group, services in config.grouped()],
+        "statuses": list(Status),
+        "service_name": lambda code: config.category_name(code, lang),
+        "public_photos": queries.public_photos,
+        "public_description": queries.public_description,
+        "list_target": LIST_TARGET,
+    }
+    template = "reports/_list.html" if wants_fragment(LIST_TARGET) else "reports/index.html"
+    response = make_response(render_template(template, **context))
+    response.vary.add("HX-Target")
+    return response
+
+
+@bp.get("/reports/<int:report_id>")
+def detail(report_id: int):
+    """Public page of one report; 404 for an unknown id."""
+    report = queries.get_report(report_id)
+    if report is None:
+        abort(404)
+    config, lang = current_routing(), _lang()
+    return render_template(
+        "reports/detail.html",
+        report=report,
+        lang=lang,
+        category=config.category_name(report.service_code, lang),
+        group=config.group_name(report.service_code, lang),
+        description=queries.public_description(report),
+        photos=queries.public_photos(report),
+        unit=config.unit_name(report.agency_responsible),
+        why=explain(config, report.routing_rule, report.agency_responsible)
+        if report.agency_responsible else None,
+        history=queries.timeline(config, report),
+    )
+
+
 @bp.get("/t/<token>")
 def track(token: str):
     """The resident's private tracking page (no account: the URL is the key)."""
     report = find_by_tracking_token(token)
     if report is None:
         abort(404)
-    from webapp.reports.queries import service_name, timeline, unit_name
-    from webapp.routing.services import current_routing
     config = current_routing()
     response = current_app.make_response(render_template(
         "reports/track.html", report=report, sent=request.args.get("sent") == "1",
         tracking_url=url_for("reports.track", token=token),
-        category=service_name(config, report.service_code, _lang()),
-        unit=unit_name(config, report.agency_responsible, _lang()),
-        history=timeline(config, report, _lang())))
+        category=config.category_name(report.service_code, _lang()),
+        unit=config.unit_name(report.agency_responsible),
+        history=queries.timeline(config, report)))
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Robots-Tag"] = "noindex"
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -7,6 +7,7 @@ Public interface: :func:`webapp.routing.config.load_routing`,
 """
 from __future__ import annotations
 
+from webapp.routing.cli import routing_cli
 from webapp.routing.config import RoutingConfigError, load_routing  # noqa: F401
 
 
@@ -18,7 +19,6 @@ def init_app(app) -> None:
     app does not start and misroute reports. Area polygons are checked against the city boundary
     loaded by :mod:`webapp.geo` when it is there.
     """
-    from webapp.routing.cli import routing_cli
     if "routing" not in app.cli.commands:
         app.cli.add_command(routing_cli)
     app.extensions["routing"] = load_routing(app.config["ROUTING_FILE"],

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
+from shapely.validation import explain_validity
 
 from webapp.geo.boundary import Boundary
 
@@ -135,6 +136,29 @@ class RoutingConfig:
         """The category with service_code ``code``, or None (also for a non-string ``code``)."""
         return self.services.get(code) if isinstance(code, str) else None
 
+    # Names for pages, e-mails and the API. Reports keep codes and ids that a later edit of
+    # routing.toml may remove, so every lookup falls back to the stored code or id.
+
+    def category_name(self, code: str, lang: str = "pl") -> str:
+        """Name of category ``code`` in ``lang`` ("pl"/"en"/"uk", Polish for any other); the
+        bare code when the category is no longer in the file."""
+        service = self.service(code)
+        return service.name(lang) if service is not None else code
+
+    def group_name(self, code: str, lang: str = "pl") -> str | None:
+        """Name of the group of category ``code`` in ``lang``, or None when unknown."""
+        service = self.service(code)
+        group = self.groups.get(service.group) if service is not None else None
+        return group.name(lang) if group is not None else None
+
+    def unit_name(self, unit_id: str | None) -> str | None:
+        """Official (Polish) name of unit ``unit_id``; the id itself when the unit is no longer
+        in the file; None for no unit."""
+        if not unit_id:
+            return None
+        unit = self.units.get(unit_id)
+        return unit.name if unit is not None else unit_id
+
     def grouped(self) -> list[tuple[Group, list[Service]]]:
         """Categories by group for the form's ``<optgroup>``s: groups in file order, each with its
         categories in file order; groups without categories are left out."""
@@ -195,6 +219,33 @@ class _Collector:
             return None
         return value
 
+    def entries(self, data: dict, key: str, id_key: str, *, allowed: tuple[str, ...],
+                pattern: re.Pattern, hint: str, required: bool = True):
+        """Yield ``(where, id, table)`` for each ``[[key]]`` table: ``id`` is its ``id_key``
+        value when valid (else None, with the problem recorded) and ``where`` names the table
+        in messages (``units[3] (zdit)``); unknown keys are recorded too."""
+        for i, table in self.table_list(data, key, required=required):
+            where = f"{key}[{i}]"
+            ident = self.string(table, id_key, where, pattern=pattern, hint=hint)
+            if ident:
+                where = f"{key}[{i}] ({ident})"
+            self.unknown_keys(table, allowed, where)
+            yield where, ident, table
+
+    def keep(self, found: dict, ident: str | None, value, where: str, *, id_key: str,
+             label: str) -> None:
+        """Put ``value`` under ``ident`` in ``found``, recording a duplicate; a ``value`` of
+        None (the table had problems) still makes the id known, so references to it are not
+        reported a second time."""
+        if not ident:
+            return
+        if ident in found:
+            self.add(f"{where}.{id_key}: duplicate {label} {ident!r}")
+        elif value is not None:
+            found[ident] = value
+        else:
+            found.setdefault(ident, None)
+
     def unknown_keys(self, table: dict, allowed: tuple[str, ...], where: str) -> None:
         for key in table:
             if key not in allowed:
@@ -217,6 +268,7 @@ _SERVICE_KEYS = ("code", "name_pl", "name_en", "name_uk", "group", "unit", "mode
                  "confidence", "evidence")
 _AREA_KEYS = ("id", "name", "services", "unit", "area")
 _TOP_KEYS = ("operator_unit", "units", "groups", "categories", "area_rules")
+_ID_HINT = "use 1-32 lower-case ASCII letters, digits, '_' or '-'"
 
 
 def load_routing(path: str | Path, *, boundary: Boundary | None = None) -> RoutingConfig:
@@ -247,123 +299,123 @@ def load_routing(path: str | Path, *, boundary: Boundary | None = None) -> Routi
 
     c = _Collector()
     c.unknown_keys(data, _TOP_KEYS, "(top level)")
+    units = _read_units(c, data)
+    operator_unit = _read_operator_unit(c, data, units)
+    groups = _read_groups(c, data)
+    services = _read_services(c, data, units, groups)
+    area_rules = _read_area_rules(c, data, units, services, folder=path.parent, city=boundary)
+    if c.errors:
+        raise RoutingConfigError(path, c.errors)
+    return RoutingConfig(units=units, groups=groups, services=services, area_rules=area_rules,
+                         operator_unit=operator_unit, source=str(path))
 
-    units: dict[str, Unit] = {}
-    for i, t in c.table_list(data, "units", required=True):
-        where = f"units[{i}]"
-        uid = c.string(t, "id", where, pattern=_ID_RE,
-                       hint="use 1-32 lower-case ASCII letters, digits, '_' or '-', e.g. 'zdit'")
-        if uid:
-            where = f"units[{i}] ({uid})"
-        c.unknown_keys(t, _UNIT_KEYS, where)
+
+# One reader per section of the file. Each records its problems in the collector and returns
+# what it could read; an id that is known but broken maps to None, so references to it are not
+# reported a second time.
+
+def _read_units(c: _Collector, data: dict) -> dict[str, Unit | None]:
+    units: dict[str, Unit | None] = {}
+    for where, uid, t in c.entries(data, "units", "id", allowed=_UNIT_KEYS, pattern=_ID_RE,
+                                   hint=_ID_HINT + ", e.g. 'zdit'"):
         name = c.string(t, "name", where)
         short = c.string(t, "short", where)
         email = c.string(t, "email", where)
         channel = c.string(t, "channel", where)
-        if email is not None:
-            try:
-                validate_email(email, check_deliverability=False)
-            except EmailNotValidError as exc:
-                c.add(f"{where}.email: {email!r} is not a valid e-mail address ({exc})")
-                email = None
+        email = _email(c, email, where)
         if channel is not None and channel not in CHANNELS:
             c.add(f"{where}.channel: unknown channel {channel!r} (known: {', '.join(CHANNELS)})")
             channel = None
-        if uid and uid in units:
-            c.add(f"{where}.id: duplicate unit id {uid!r}")
-        elif uid and None not in (name, short, email, channel):
-            units[uid] = Unit(uid, name, short, email, channel)
-        elif uid:
-            units.setdefault(uid, None)  # known id, so references to it are not reported too
-    unit_ids = [u for u in units]
+        unit = Unit(uid, name, short, email, channel) \
+            if None not in (name, short, email, channel) else None
+        c.keep(units, uid, unit, where, id_key="id", label="unit id")
+    return units
 
-    def check_unit(value, where: str) -> bool:
-        if value is not None and value not in units:
-            c.add(f"{where}.unit: unknown unit {value!r} (known: {_known(unit_ids)})")
-            return False
-        return value is not None
 
+def _email(c: _Collector, email: str | None, where: str) -> str | None:
+    if email is None:
+        return None
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        c.add(f"{where}.email: {email!r} is not a valid e-mail address ({exc})")
+        return None
+    return email
+
+
+def _check_unit(c: _Collector, value, where: str, units: dict) -> bool:
+    if value is not None and value not in units:
+        c.add(f"{where}.unit: unknown unit {value!r} (known: {_known(units)})")
+        return False
+    return value is not None
+
+
+def _read_operator_unit(c: _Collector, data: dict, units: dict) -> str | None:
     operator_unit = c.string(data, "operator_unit", "")
     if operator_unit is not None and operator_unit not in units:
-        c.add(f"operator_unit: unknown unit {operator_unit!r} (known: {_known(unit_ids)})")
+        c.add(f"operator_unit: unknown unit {operator_unit!r} (known: {_known(units)})")
+    return operator_unit
 
-    groups: dict[str, Group] = {}
-    for i, t in c.table_list(data, "groups", required=True):
-        where = f"groups[{i}]"
-        gid = c.string(t, "id", where, pattern=_ID_RE,
-                       hint="use 1-32 lower-case ASCII letters, digits, '_' or '-', e.g. 'roads'")
-        if gid:
-            where = f"groups[{i}] ({gid})"
-        c.unknown_keys(t, _GROUP_KEYS, where)
+
+def _read_groups(c: _Collector, data: dict) -> dict[str, Group | None]:
+    groups: dict[str, Group | None] = {}
+    for where, gid, t in c.entries(data, "groups", "id", allowed=_GROUP_KEYS, pattern=_ID_RE,
+                                   hint=_ID_HINT + ", e.g. 'roads'"):
         names = [c.string(t, f"name_{lang}", where) for lang in LANGUAGES]
-        if gid and gid in groups:
-            c.add(f"{where}.id: duplicate group id {gid!r}")
-        elif gid and None not in names:
-            groups[gid] = Group(gid, *names)
-        elif gid:
-            groups.setdefault(gid, None)
-    group_ids = list(groups)
+        group = Group(gid, *names) if None not in names else None
+        c.keep(groups, gid, group, where, id_key="id", label="group id")
+    return groups
 
-    services: dict[str, Service] = {}
-    for i, t in c.table_list(data, "categories", required=True):
-        where = f"categories[{i}]"
-        code = c.string(t, "code", where, pattern=_CODE_RE,
-                        hint="use 1-64 ASCII letters, digits, '_', '.' or '-', e.g. 'ROAD_POTHOLE'")
-        if code:
-            where = f"categories[{i}] ({code})"
-        c.unknown_keys(t, _SERVICE_KEYS, where)
+
+def _read_services(c: _Collector, data: dict, units: dict, groups: dict
+                   ) -> dict[str, Service | None]:
+    services: dict[str, Service | None] = {}
+    for where, code, t in c.entries(data, "categories", "code", allowed=_SERVICE_KEYS,
+                                    pattern=_CODE_RE, hint="use 1-64 ASCII letters, digits, "
+                                    "'_', '.' or '-', e.g. 'ROAD_POTHOLE'"):
         names = [c.string(t, f"name_{lang}", where) for lang in LANGUAGES]
         group = c.string(t, "group", where)
         if group is not None and group not in groups:
-            c.add(f"{where}.group: unknown group {group!r} (known: {_known(group_ids)})")
+            c.add(f"{where}.group: unknown group {group!r} (known: {_known(groups)})")
             group = None
         unit = c.string(t, "unit", where)
-        unit_ok = check_unit(unit, where)
+        unit_ok = _check_unit(c, unit, where, units)
         mode = c.string(t, "mode", where)
         if mode is not None and mode not in MODES:
             c.add(f"{where}.mode: {mode!r} is not a mode (use \"auto\" or \"operator\")")
             mode = None
         confidence = c.string(t, "confidence", where, required=False) or ""
         evidence = c.string(t, "evidence", where, required=False) or ""
-        if code and code in services:
-            c.add(f"{where}.code: duplicate category code {code!r}")
-        elif code and None not in (*names, group, mode) and unit_ok:
-            services[code] = Service(code, *names, group, unit, mode, confidence, evidence)
-        elif code:
-            services.setdefault(code, None)
+        service = Service(code, *names, group, unit, mode, confidence, evidence) \
+            if None not in (*names, group, mode) and unit_ok else None
+        c.keep(services, code, service, where, id_key="code", label="category code")
+    return services
 
+
+def _read_area_rules(c: _Collector, data: dict, units: dict, services: dict, *, folder: Path,
+                     city: Boundary | None) -> list[AreaRule]:
     area_rules: list[AreaRule] = []
     area_ids: set[str] = set()
-    city = boundary
-    for i, t in c.table_list(data, "area_rules", required=False):
-        where = f"area_rules[{i}]"
-        rid = c.string(t, "id", where, pattern=_ID_RE,
-                       hint="use 1-32 lower-case ASCII letters, digits, '_' or '-'")
-        if rid:
-            where = f"area_rules[{i}] ({rid})"
-            if rid in area_ids:
-                c.add(f"{where}.id: duplicate area rule id {rid!r}")
-                rid = None
-            else:
-                area_ids.add(rid)
-        c.unknown_keys(t, _AREA_KEYS, where)
+    for where, rid, t in c.entries(data, "area_rules", "id", allowed=_AREA_KEYS,
+                                   pattern=_ID_RE, hint=_ID_HINT, required=False):
+        if rid in area_ids:
+            c.add(f"{where}.id: duplicate area rule id {rid!r}")
+            rid = None
+        elif rid:
+            area_ids.add(rid)
         name = c.string(t, "name", where)
         unit = c.string(t, "unit", where)
-        unit_ok = check_unit(unit, where)
+        unit_ok = _check_unit(c, unit, where, units)
         codes = _service_list(c, t, where, services)
         area = c.string(t, "area", where)
         shape = None
         if area is not None:
             if city is None:
                 city = Boundary.from_file(DEFAULT_BOUNDARY_FILE)
-            shape = _load_area(c, path.parent / area, area, where, city)
+            shape = _load_area(c, folder / area, area, where, city)
         if rid and name is not None and unit_ok and codes is not None and shape is not None:
             area_rules.append(AreaRule(rid, name, codes, unit, area, shape))
-
-    if c.errors:
-        raise RoutingConfigError(path, c.errors)
-    return RoutingConfig(units=units, groups=groups, services=services, area_rules=area_rules,
-                         operator_unit=operator_unit, source=str(path))
+    return area_rules
 
 
 def _service_list(c: _Collector, table: dict, where: str, services: dict) -> tuple[str, ...] | None:
@@ -396,7 +448,6 @@ def _load_area(c: _Collector, file: Path, written: str, where: str, city: Bounda
         return None
     geometry = area.geometry
     if not geometry.is_valid:
-        from shapely.validation import explain_validity
         c.add(f"{where}.area: the polygon in {written!r} is invalid ({explain_validity(geometry)})")
         return None
     if geometry.area == 0:
