@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import re
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
