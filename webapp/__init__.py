@@ -49,8 +49,8 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
 
     # Domain packages: each owns its blueprint, models and CLI commands.
-    from webapp import geo, routing, photos, reports, dispatch, departments, open311, pages, pwa
-    for module in (geo, routing, photos, reports, dispatch, departments, open311, pages, pwa):
+    from webapp import geo, routing, photos, reports, dispatch, departments, open311, pages, pwa, information
+    for module in (geo, routing, photos, reports, dispatch, departments, open311, pages, pwa, information):
         module.init_app(app)
 
     return app

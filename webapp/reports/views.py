@@ -24,8 +24,15 @@ def _lang() -> str:
     return str(get_locale() or "pl")
 
 
-def _consent_text() -> str:
-    return _("I agree to the processing of my e-mail address to receive updates about this report.")
+def _consent() -> tuple[str, str]:
+    """``(version, text)`` of the published consent (content/rules/consent/) in the page's
+    language, stored with the report; the config's version and gettext text if none is published."""
+    from webapp.information.rules import consent_for
+    published = consent_for(current_app.config["CONTENT_DIR"], _lang(), current_app.config.get("CONSENT_VERSION"))
+    if published:
+        return published
+    return (current_app.config["CONSENT_VERSION"],
+            _("I agree to the processing of my e-mail address to receive updates about this report."))
 
 
 @bp.get("/report")
@@ -33,6 +40,11 @@ def new():
     """The report form, with a fresh ``client_id`` (the offline app makes its own)."""
     form = ReportForm()
     form.client_id.data = str(uuid.uuid4())
+    # A procedure page's "report this problem" link preselects its category.
+    from webapp.routing.services import current_routing
+    preselected = request.args.get("service_code")
+    if current_routing().service(preselected) is not None:
+        form.service_code.data = preselected
     return render_template("reports/new.html", form=form, errors={})
 
 
@@ -86,8 +98,9 @@ def create():
             errors.setdefault(field, messages)
         return _respond_errors(form, errors)
     try:
-        submitted = submit_report(data, consent_text=_consent_text(),
-                                  consent_version=current_app.config["CONSENT_VERSION"], **domain)
+        consent_version, consent_text = _consent()
+        submitted = submit_report(data, consent_text=consent_text,
+                                  consent_version=consent_version, **domain)
     except SubmissionError as e:
         return _respond_errors(form, e.errors)
     return _respond_submitted(submitted)
