@@ -153,21 +153,20 @@ def _utc(value):
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-_cache: dict = {}
 _lock = threading.Lock()
 
 
 def cached_summary(app, session, now_fn) -> Summary:
-    """:func:`compute`, cached per app for ``STATS_CACHE_SECONDS`` (300; 0 turns the cache off)."""
+    """:func:`compute`, cached in ``app.extensions`` for ``STATS_CACHE_SECONDS`` (300; 0 turns
+    the cache off). Per process: each gunicorn worker computes its own copy at most every TTL."""
     ttl = float(app.config.get("STATS_CACHE_SECONDS", 300))
-    key = id(app)
     with _lock:
-        hit = _cache.get(key)
+        hit = app.extensions.get("statistics_cache")
         if hit and ttl > 0 and time.monotonic() - hit[0] < ttl:
             return hit[1]
     summary = compute(session, now_fn())
     with _lock:
-        _cache[key] = (time.monotonic(), summary)
+        app.extensions["statistics_cache"] = (time.monotonic(), summary)
     return summary
 
 
