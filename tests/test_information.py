@@ -165,16 +165,39 @@ def test_privacy_notice_names_controller_retention_rights_and_contact(make_app):
     assert "365 dni" in _text(make_app().test_client().get("/privacy"))
 
 
+ACCESSIBILITY_PARTS = {
+    "pl": ("Data publikacji strony internetowej: 02.12.2026", "Data ostatniej istotnej aktualizacji: 02.12.2026",
+           "częściowo zgodna", "Niezgodności i wyłączenia", "Przygotowanie deklaracji",
+           "Informacje zwrotne i dane kontaktowe", "Procedura wnioskowo-skargowa", "7 dni", "2 miesięcy",
+           "Rzecznika Praw Obywatelskich", "Dostępność architektoniczna"),
+    "en": ("Date of publication of the website: 02.12.2026", "Date of the last major update: 02.12.2026",
+           "partially compliant", "Non-compliances and exemptions", "Preparation of this accessibility statement",
+           "Feedback and contact information", "Requests and complaints procedure", "7 days", "2 months",
+           "Rzecznik Praw Obywatelskich", "Architectural accessibility"),
+    "uk": ("Дата публікації вебсайту: 02.12.2026", "Дата останнього суттєвого оновлення: 02.12.2026",
+           "частково відповідає", "Невідповідності та винятки", "Підготовка декларації",
+           "Зворотний зв", "Процедура запитів і скарг", "7 днів", "2 місяців",
+           "Rzecznik Praw Obywatelskich", "Архітектурна доступність"),
+}
+
+
 @pytest.mark.parametrize("lang", ["pl", "en", "uk"])
-def test_accessibility_statement_has_the_required_parts_and_is_in_the_footer(client, lang):
+def test_accessibility_statement_has_the_required_parts_and_is_in_the_footer(make_app, lang):
+    client = make_app(ADMIN_EMAIL="admin@lckzm.lodz.example").test_client()
     page = _text(client.get(f"/accessibility?lang={lang}"))
-    for part in ("Data publikacji strony internetowej: 02.12.2026", "Data ostatniej istotnej aktualizacji",
-                 "częściowo zgodna", "Niezgodności i wyłączenia", "Przygotowanie deklaracji",
-                 "Informacje zwrotne i dane kontaktowe", "Procedura wnioskowo-skargowa",
-                 "Rzecznika Praw Obywatelskich", "Dostępność architektoniczna"):
+    for part in ACCESSIBILITY_PARTS[lang]:
         assert part in page, part
-    assert 'href="/contact?topic=accessibility"' in page
+    assert 'href="/contact?topic=accessibility"' in page and 'href="mailto:admin@lckzm.lodz.example"' in page
+    assert "{" not in page.split("<main", 1)[1]
     assert 'href="/accessibility"' in _text(client.get(f"/?lang={lang}"))
+
+
+@pytest.mark.parametrize("lang,retention", [("en", "30 days"), ("uk", "30 днів")])
+def test_privacy_notice_in_english_and_ukrainian(make_app, lang, retention):
+    client = make_app(EMAIL_RETENTION_DAYS=30).test_client()
+    page = _text(client.get(f"/privacy?lang={lang}"))
+    assert retention in page and "Prezydent Miasta Łodzi" in page and "Prezes Urzędu Ochrony Danych Osobowych" in page
+    assert 'href="/contact?topic=personal_data"' in page and "mailto:" not in page.split("<footer")[0]
 
 
 # --------------------------------------------------------------------------- contact

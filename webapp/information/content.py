@@ -74,16 +74,17 @@ def load_dir(folder: Path) -> list[Document]:
     return [load(p) for p in sorted(folder.glob("*.md"))]
 
 
-def statement(root: str | Path, name: str, lang: str, values: dict[str, str]) -> tuple[Document, str, Markup]:
+def statement(root: str | Path, name: str, lang: str, values) -> tuple[Document, str, Markup]:
     """A statement page (``content/<name>/<lang>.md``, Polish when ``lang`` is missing) with the
-    tokens ``{key}`` of ``values`` replaced (configuration such as the retention period) before
-    rendering. Returns ``(document, language of the text, html)``."""
+    tokens ``{key}`` replaced by ``values(text language)[key]`` (configuration such as the
+    retention period) before rendering. Returns ``(document, language of the text, html)``.
+    Raises :class:`ContentError` when not even the Polish file exists."""
     for candidate in (lang, "pl"):
         path = Path(root) / name / f"{candidate}.md"
         if path.is_file():
             doc = load(path)
             text = doc.text
-            for key, value in values.items():
+            for key, value in values(candidate).items():
                 text = text.replace("{" + key + "}", value)
             return doc, candidate, render_markdown(text)
     raise ContentError(f"{root}/{name}/pl.md is missing")

@@ -118,12 +118,16 @@ def attachment():
     return render_template("information/attachment.html", rows=rules_mod.attachment(_routing(), _lang()))
 
 
-def _statement_values(doc_meta: dict | None = None, topic: str = "question") -> dict[str, str]:
+#: "... through the contact form{admin_email}." when ADMIN_EMAIL is set, per language of the text.
+_OR_BY_EMAIL = {"pl": " lub e-mailem:", "en": " or by e-mail:", "uk": " або електронною поштою:"}
+
+
+def _statement_values(lang: str, topic: str = "question") -> dict[str, str]:
     from flask import url_for
     admin = current_app.config.get("ADMIN_EMAIL")
     return {
         "contact_url": url_for("information.contact", topic=topic),
-        "admin_email": f" lub e-mailem: [{admin}](mailto:{admin})" if admin else "",
+        "admin_email": f"{_OR_BY_EMAIL.get(lang, _OR_BY_EMAIL['pl'])} [{admin}](mailto:{admin})" if admin else "",
         "retention_days": str(int(current_app.config.get("EMAIL_RETENTION_DAYS", 365))),
     }
 
@@ -141,7 +145,7 @@ def accessibility():
     from pathlib import Path
     meta = load(Path(_root()) / "accessibility" / "pl.md").meta
     doc, text_lang, html = statement(_root(), "accessibility", _lang(),
-                                     {**_statement_values(topic="accessibility"), **_date_values(meta)})
+                                     lambda lang: {**_statement_values(lang, "accessibility"), **_date_values(meta)})
     return render_template("information/statement.html", doc=doc, text_lang=text_lang, html=html,
                            title=doc.meta.get("title"))
 
@@ -151,7 +155,8 @@ def privacy_notice():
     (``EMAIL_RETENTION_DAYS``) and the contact (``ADMIN_EMAIL``, the contact form) filled in;
     served at ``/privacy`` by the pages blueprint."""
     from webapp.information.content import statement
-    doc, text_lang, html = statement(_root(), "privacy", _lang(), _statement_values(topic="personal_data"))
+    doc, text_lang, html = statement(_root(), "privacy", _lang(),
+                                     lambda lang: _statement_values(lang, "personal_data"))
     return render_template("information/statement.html", doc=doc, text_lang=text_lang, html=html,
                            title=doc.meta.get("title"))
 
