@@ -266,3 +266,16 @@ def test_questions_are_rate_limited(make_app):
     client = app.test_client()
     codes = [client.post("/contact", data=_contact_form(client)).status_code for _ in range(3)]
     assert codes == [201, 201, 429]
+
+
+@pytest.mark.parametrize("lang", ["en", "uk"])
+def test_translated_procedures_match_the_polish_ones(lang):
+    from webapp.information.procedures import all_procedures, search
+    polish = {p.slug: p for p in all_procedures(CONTENT, "pl")}
+    translated = all_procedures(CONTENT, lang)
+    assert {p.slug for p in translated} == set(polish)
+    for page in translated:
+        assert page.lang == lang, page.slug  # every page exists in this language
+        assert (page.unit, page.categories) == (polish[page.slug].unit, polish[page.slug].categories), page.slug
+    word = {"en": "icicles", "uk": "бурульки"}[lang]
+    assert [p.slug for p in search(translated, word)] == ["oczyszczanie-i-zima"]
