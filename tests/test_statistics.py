@@ -108,3 +108,20 @@ def test_summary_is_cached_until_its_time_is_up(make_app):
 def test_percentile_is_percentile_cont(values, p, expected):
     from webapp.information.stats import percentile
     assert percentile(values, p) == expected
+
+
+def test_stale_summary_is_served_while_a_new_one_is_computed(make_app):
+    import time as clock
+    app = make_app(STATS_CACHE_SECONDS=0.2)
+    client = app.test_client()
+    assert client.get("/statistics.json").get_json()["periods"]["30"]["total"]["count"] == 0
+    with app.app_context():
+        make_report()
+    deadline = clock.monotonic() + 10
+    counts = []
+    while clock.monotonic() < deadline:
+        counts.append(client.get("/statistics.json").get_json()["periods"]["30"]["total"]["count"])
+        if counts[-1] == 1:
+            break
+        clock.sleep(0.05)
+    assert counts[-1] == 1  # refreshed in the background

@@ -4,10 +4,12 @@ reports per month.
 
 How it stays cheap at a million reports: one query reads the last 365 days (an index range scan
 on ``service_request.requested_at``, joined to two grouped subqueries on ``status_change``,
-which is indexed by ``report_id``), and every figure is derived from those rows in Python, so
-percentiles are the same on SQLite and PostgreSQL. The result is cached in the process for
+which is indexed by ``report_id``), with the hours and months computed by the database, and
+every figure is derived from those rows in one pass in Python, so percentiles are the same on
+SQLite and PostgreSQL. The result is cached in the process for
 ``STATS_CACHE_SECONDS`` (300 s): the page and its CSV/JSON cost one query per worker per five
-minutes, whatever the traffic.
+minutes, whatever the traffic, and only a process's first request waits for it (later ones get
+the previous figures while a background thread computes new ones).
 
 Definitions (times in hours, UTC):
 
@@ -78,28 +80,28 @@ class Summary:
         }
 
 
-def _hours(start, end) -> float | None:
-    return None if end is None else round((end - start).total_seconds() / 3600, 4)
+def _rnd(value):
+    return None if value is None else round(value, 2)
 
 
-def _row(key: str, items: list) -> Row:
-    first = [r[4] for r in items if r[4] is not None]
-    resolution = [r[5] for r in items if r[5] is not None]
-    resolved = sum(1 for r in items if r[2] == "resolved")
-
-    def rnd(v):
-        return None if v is None else round(v, 2)
-    return Row(key=key, count=len(items), resolved=resolved,
-               share_resolved=round(resolved / len(items), 4) if items else 0.0,
-               first_response_median_h=rnd(percentile(first, .5)), first_response_p90_h=rnd(percentile(first, .9)),
-               resolution_median_h=rnd(percentile(resolution, .5)), resolution_p90_h=rnd(percentile(resolution, .9)))
+def _row(key: str, count: int, resolved: int, first: list[float], resolution: list[float]) -> Row:
+    first.sort()
+    resolution.sort()
+    return Row(key=key, count=count, resolved=resolved,
+               share_resolved=round(resolved / count, 4) if count else 0.0,
+               first_response_median_h=_rnd(_sorted_percentile(first, .5)),
+               first_response_p90_h=_rnd(_sorted_percentile(first, .9)),
+               resolution_median_h=_rnd(_sorted_percentile(resolution, .5)),
+               resolution_p90_h=_rnd(_sorted_percentile(resolution, .9)))
 
 
-def _groups(items: list, index: int) -> list[Row]:
-    by: dict[str, list] = {}
-    for r in items:
-        by.setdefault(r[index] or "-", []).append(r)
-    return sorted((_row(k, v) for k, v in by.items()), key=lambda row: (-row.count, row.key))
+def _sorted_percentile(xs: list[float], p: float) -> float | None:
+    if not xs:
+        return None
+    pos = p * (len(xs) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
 def _month_starts(now: datetime) -> list[str]:
@@ -111,46 +113,75 @@ def _month_starts(now: datetime) -> list[str]:
     return out[::-1]
 
 
+def _sql_helpers(dialect: str):
+    """Hours between two timestamps and the ``YYYY-MM`` of one, computed by the database so no
+    Python ``datetime`` is built per row (the cost that dominated at a million reports)."""
+    from sqlalchemy import Float, cast, extract, literal_column
+
+    if dialect == "postgresql":
+        def hours(end, start):
+            return extract("epoch", end - start) / 3600.0
+
+        def month(col):
+            return func.to_char(func.timezone("UTC", col), "YYYY-MM")
+    else:  # SQLite stores UTC text; julianday is in days
+        def hours(end, start):
+            return (func.julianday(end) - func.julianday(start)) * cast(literal_column("24.0"), Float)
+
+        def month(col):
+            return func.strftime("%Y-%m", col)
+    return hours, month
+
+
 def compute(session, now: datetime) -> Summary:
     """Compute every figure from the database as of ``now`` (aware UTC datetime)."""
+    from sqlalchemy import case
+
     from webapp.reports.models import Report, StatusChange
-    since = now - timedelta(days=max(PERIODS))
+    hours, month = _sql_helpers(session.get_bind().dialect.name)
+    cutoffs = sorted(PERIODS)  # 30, 90, 365
     first = (select(StatusChange.report_id, func.min(StatusChange.created_at).label("at"))
              .where(StatusChange.actor_kind == "unit").group_by(StatusChange.report_id).subquery())
     done = (select(StatusChange.report_id, func.min(StatusChange.created_at).label("at"))
             .where(StatusChange.status == "resolved").group_by(StatusChange.report_id).subquery())
-    stmt = (select(Report.service_code, Report.agency_responsible, Report.status, Report.requested_at,
-                   first.c.at, done.c.at)
+    # bucket i: the report falls in cutoffs[i:] (sent within the last cutoffs[i] days).
+    bucket = case(*((Report.requested_at >= now - timedelta(days=d), i) for i, d in enumerate(cutoffs[:-1])),
+                  else_=len(cutoffs) - 1)
+    stmt = (select(bucket, Report.service_code, Report.agency_responsible,
+                   case((Report.status == "resolved", 1), else_=0), month(Report.requested_at),
+                   hours(first.c.at, Report.requested_at), hours(done.c.at, Report.requested_at))
             .outerjoin(first, first.c.report_id == Report.id)
             .outerjoin(done, done.c.report_id == Report.id)
-            .where(Report.requested_at >= since, Report.requested_at <= now))
-    rows = []
-    for code, unit, status, at, first_at, done_at in session.execute(stmt):
-        first_at, done_at = _utc(first_at), _utc(done_at)
-        rows.append((code, unit, status, at, _hours(at, first_at), _hours(at, done_at)))
-    periods = {}
-    for days in PERIODS:
-        start = now - timedelta(days=days)
-        items = [r for r in rows if r[3] >= start]
-        periods[days] = {"categories": _groups(items, 0), "units": _groups(items, 1),
-                         "total": _row("total", items)}
+            .where(Report.requested_at >= now - timedelta(days=cutoffs[-1]), Report.requested_at <= now))
+
+    # groups[(period index, table, key)] = [count, resolved, first hours, resolution hours]
+    groups: dict[tuple, list] = {}
     months = _month_starts(now)
-    counts = dict.fromkeys(months, 0)
-    for r in rows:
-        key = f"{r[3].year:04d}-{r[3].month:02d}"
-        if key in counts:
-            counts[key] += 1
-    return Summary(computed_at=now, periods=periods, months=[(m, counts[m]) for m in months])
-
-
-def _utc(value):
-    """Aggregates (``min``) lose the column type on SQLite: parse and mark them UTC."""
-    from datetime import timezone
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    month_counts = dict.fromkeys(months, 0)
+    n = len(cutoffs)
+    for b, code, unit, resolved, ym, first_h, done_h in session.execute(stmt):
+        if ym in month_counts:
+            month_counts[ym] += 1
+        for i in range(b, n):
+            for key in ((i, "categories", code), (i, "units", unit or "-"), (i, "total", "total")):
+                g = groups.get(key)
+                if g is None:
+                    g = groups[key] = [0, 0, [], []]
+                g[0] += 1
+                g[1] += resolved
+                if first_h is not None:
+                    g[2].append(round(first_h, 4))
+                if done_h is not None:
+                    g[3].append(round(done_h, 4))
+    periods = {}
+    for i, days in enumerate(cutoffs):
+        def rows(table):
+            found = [_row(k[2], *v) for k, v in groups.items() if k[0] == i and k[1] == table]
+            return sorted(found, key=lambda r: (-r.count, r.key))
+        total = rows("total")
+        periods[days] = {"categories": rows("categories"), "units": rows("units"),
+                         "total": total[0] if total else _row("total", 0, 0, [], [])}
+    return Summary(computed_at=now, periods=periods, months=[(m, month_counts[m]) for m in months])
 
 
 _lock = threading.Lock()
@@ -158,16 +189,39 @@ _lock = threading.Lock()
 
 def cached_summary(app, session, now_fn) -> Summary:
     """:func:`compute`, cached in ``app.extensions`` for ``STATS_CACHE_SECONDS`` (300; 0 turns
-    the cache off). Per process: each gunicorn worker computes its own copy at most every TTL."""
+    the cache off). Per process. Only the first request of a process waits for the computation:
+    once a summary exists, a stale one is served while one background thread computes the next
+    (stale-while-revalidate), so no later request pays the cold cost (tens of seconds at a
+    million reports on SQLite, see bench/statistics.py)."""
     ttl = float(app.config.get("STATS_CACHE_SECONDS", 300))
     with _lock:
         hit = app.extensions.get("statistics_cache")
-        if hit and ttl > 0 and time.monotonic() - hit[0] < ttl:
+        if hit and ttl > 0:
+            if time.monotonic() - hit[0] >= ttl and not app.extensions.get("statistics_refreshing"):
+                app.extensions["statistics_refreshing"] = True
+                threading.Thread(target=_refresh, args=(app, now_fn), name="statistics-refresh",
+                                 daemon=True).start()
             return hit[1]
     summary = compute(session, now_fn())
     with _lock:
         app.extensions["statistics_cache"] = (time.monotonic(), summary)
     return summary
+
+
+def _refresh(app, now_fn) -> None:
+    from webapp.extensions import db
+    try:
+        with app.app_context():
+            summary = compute(db.session, now_fn())
+            db.session.remove()
+        with _lock:
+            app.extensions["statistics_cache"] = (time.monotonic(), summary)
+    except Exception:  # noqa: BLE001 - keep serving the old figures; the next request retries
+        import logging
+        logging.getLogger(__name__).exception("statistics refresh failed")
+    finally:
+        with _lock:
+            app.extensions["statistics_refreshing"] = False
 
 
 CSV_HEADER = ["table", "period_days", "key", "count", "resolved", "share_resolved",

@@ -223,7 +223,7 @@ def _summary():
     from webapp.clock import utcnow
     from webapp.extensions import db
     from webapp.information.stats import cached_summary
-    return cached_summary(current_app, db.session, utcnow)
+    return cached_summary(current_app._get_current_object(), db.session, utcnow)
 
 
 def _period() -> int:
