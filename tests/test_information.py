@@ -152,6 +152,19 @@ def test_consent_versions_match_the_form_and_are_stored_with_a_report(client, ap
             assert consent_for(CONTENT, "uk", app.config["CONSENT_VERSION"]) == (consent.version, consent.text("uk"))
 
 
+def test_a_report_stores_the_consent_version_in_force(make_app, tmp_path):
+    """A newer consent file takes over on its effective date without any configuration."""
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    (content / "rules" / "consent" / "2025-01-01.md").write_text(
+        '---\nversion: "2025-01-01"\neffective: 2025-01-01\ntext:\n  pl: Zgoda w nowym brzmieniu.\n---\n',
+        encoding="utf-8")
+    app = make_app(CONTENT_DIR=str(content))
+    with app.test_request_context("/?lang=en"):
+        from webapp.reports.views import _consent
+        assert _consent() == ("2025-01-01", "Zgoda w nowym brzmieniu.")  # no English text: Polish
+
+
 # --------------------------------------------------------------------------- privacy, accessibility
 
 def test_privacy_notice_names_controller_retention_rights_and_contact(make_app):

@@ -91,6 +91,10 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "OUTBOX_LOCK_SECONDS": float(os.environ.get("OUTBOX_LOCK_SECONDS", "20")),
         # Who is told (by e-mail) when a message cannot be delivered; unset: only the log.
         "ADMIN_EMAIL": os.environ.get("ADMIN_EMAIL") or None,
+        # Questions to the administrator (/contact) per IP address; how long the public
+        # statistics are cached per process; e-mail retention as the privacy notice states it.
+        "CONTACT_RATE_LIMIT": os.environ.get("CONTACT_RATE_LIMIT", "10 per hour;3 per minute"),
+        "STATS_CACHE_SECONDS": float(os.environ.get("STATS_CACHE_SECONDS", "300")),
         "OUTBOX_BACKOFF_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_SECONDS", "60")),
         "OUTBOX_BACKOFF_MAX_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_MAX_SECONDS", "3600")),
         "WORKER_BATCH_SIZE": int(os.environ.get("WORKER_BATCH_SIZE", "20")),
@@ -110,8 +114,9 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "BABEL_DEFAULT_LOCALE": "pl",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Warsaw",
         "LANGUAGES": ["pl", "en", "uk"],
-        # Consent shown next to the e-mail field; bump the version when the text changes (RODO art. 7(1)).
-        "CONSENT_VERSION": os.environ.get("CONSENT_VERSION", "2024-04-16"),
+        # Consent shown next to the e-mail field (RODO art. 7(1)): the newest version in force in
+        # content/rules/consent/ is stored with each report; set this only to pin another one.
+        "CONSENT_VERSION": os.environ.get("CONSENT_VERSION") or None,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE"),

@@ -31,7 +31,7 @@ def _consent() -> tuple[str, str]:
     published = consent_for(current_app.config["CONTENT_DIR"], _lang(), current_app.config.get("CONSENT_VERSION"))
     if published:
         return published
-    return (current_app.config["CONSENT_VERSION"],
+    return (current_app.config.get("CONSENT_VERSION") or "unpublished",
             _("I agree to the processing of my e-mail address to receive updates about this report."))
 
 
