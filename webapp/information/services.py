@@ -96,9 +96,16 @@ def send_question(*, client_id: str, topic: str, message: str, email: str | None
             "headers": {"Reply-To": reply_to} if reply_to else {},
             "report_id": None,
         }
-    row = enqueue("contact", key, payload)
-    db.session.flush()
-    # The reference is known only now; the administrator sees it in the subject too.
-    row.payload = {**payload, "subject": f"[ŁCKzM {reference_of(row)}] {label}"}
-    db.session.commit()
+    from sqlalchemy.exc import IntegrityError
+    try:
+        row = enqueue("contact", key, payload)
+        db.session.flush()
+        # The reference is known only now; the administrator sees it in the subject too.
+        row.payload = {**payload, "subject": f"[ŁCKzM {reference_of(row)}] {label}"}
+        db.session.commit()
+    except IntegrityError:
+        # The same form sent twice at once: the other request's row won the unique dedupe key.
+        db.session.rollback()
+        existing = db.session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == key)).one()
+        return Sent(reference_of(existing), False)
     return Sent(reference_of(row), True)
