@@ -2,14 +2,14 @@
 consent, the privacy notice, the accessibility statement, questions to the administrator and
 public statistics."""
 from __future__ import annotations
+from pathlib import Path
+from webapp.information.rules import consent_for
+from webapp.information.views import bp, procedures_for
 
 
 def init_app(app) -> None:
     """Register the information blueprint; ``CONTENT_DIR`` defaults to ``<project>/content``."""
-    from pathlib import Path
 
-    from webapp.information.rules import consent_for
-    from webapp.information.views import bp, procedures_for
     app.config.setdefault("CONTENT_DIR", str(Path(app.root_path).parent / "content"))
     app.register_blueprint(bp)
     app.jinja_env.globals["procedures_for"] = procedures_for

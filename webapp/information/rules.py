@@ -15,6 +15,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from webapp.information.content import ContentError, as_date, load_dir
+from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,6 @@ def attachment(routing, lang: str) -> list[AttachmentRow]:
 
 def today_local() -> dt.date:
     """Today's date in Łódź (Europe/Warsaw): the day rules and consents take effect on."""
-    from zoneinfo import ZoneInfo
     return dt.datetime.now(ZoneInfo("Europe/Warsaw")).date()
 
 

@@ -7,11 +7,17 @@ twice (:func:`webapp.dispatch.services.enqueue`).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from flask import current_app, render_template
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.dispatch.models import OutboxMessage
+from webapp.dispatch.services import enqueue, mail_context
+from webapp.extensions import db
+from webapp.inputs import clean_text as shared
 
 MESSAGE_MIN = 10
 MESSAGE_MAX = 4000
@@ -25,21 +31,12 @@ TOPICS = {
     "other": _l("Other remark"),
 }
 
-# C0/C1 control characters and DEL, except tab and line breaks (typed text keeps its lines).
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
 
 def clean_text(value):
-    """Text input without control characters (``\\t``, ``\\n``, ``\\r`` kept); ``None`` passes.
-
-    Uses :func:`webapp.inputs.clean_text` when that module exists (the project-wide rule),
-    otherwise the same rule here."""
+    """Text input under the project-wide control-character rule
+    (:func:`webapp.inputs.clean_text`); ``None`` and non-strings pass unchanged."""
     if not isinstance(value, str):
         return value
-    try:  # pragma: no cover - depends on the merge order of another branch
-        from webapp.inputs import clean_text as shared
-    except ImportError:
-        return _CONTROLS.sub("", value)
     return shared(value)
 
 
@@ -73,10 +70,6 @@ def send_question(*, client_id: str, topic: str, message: str, email: str | None
     ``email`` is kept only with ``consent`` (it becomes the ``Reply-To``). Idempotent on
     ``client_id``.
     Raises ``KeyError`` for an unknown ``topic``."""
-    from webapp.dispatch.models import OutboxMessage
-    from webapp.dispatch.services import enqueue, mail_context
-    from webapp.extensions import db
-    from sqlalchemy import select
 
     key = f"contact:{client_id}"
     existing = db.session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == key)).first()
@@ -96,7 +89,6 @@ def send_question(*, client_id: str, topic: str, message: str, email: str | None
             "headers": {"Reply-To": reply_to} if reply_to else {},
             "report_id": None,
         }
-    from sqlalchemy.exc import IntegrityError
     try:
         row = enqueue("contact", key, payload)
         db.session.flush()

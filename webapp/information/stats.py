@@ -28,6 +28,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy import Float, cast, extract, literal_column
+from sqlalchemy import case
+from webapp.reports.models import Report, StatusChange
+from webapp.extensions import db
+import logging
 
 PERIODS = (30, 90, 365)
 MONTHS = 12
@@ -116,7 +121,6 @@ def _month_starts(now: datetime) -> list[str]:
 def _sql_helpers(dialect: str):
     """Hours between two timestamps and the ``YYYY-MM`` of one, computed by the database so no
     Python ``datetime`` is built per row (the cost that dominated at a million reports)."""
-    from sqlalchemy import Float, cast, extract, literal_column
 
     if dialect == "postgresql":
         def hours(end, start):
@@ -135,9 +139,7 @@ def _sql_helpers(dialect: str):
 
 def compute(session, now: datetime) -> Summary:
     """Compute every figure from the database as of ``now`` (aware UTC datetime)."""
-    from sqlalchemy import case
 
-    from webapp.reports.models import Report, StatusChange
     hours, month = _sql_helpers(session.get_bind().dialect.name)
     cutoffs = sorted(PERIODS)  # 30, 90, 365
     first = (select(StatusChange.report_id, func.min(StatusChange.created_at).label("at"))
@@ -209,7 +211,6 @@ def cached_summary(app, session, now_fn) -> Summary:
 
 
 def _refresh(app, now_fn) -> None:
-    from webapp.extensions import db
     try:
         with app.app_context():
             summary = compute(db.session, now_fn())
@@ -217,7 +218,6 @@ def _refresh(app, now_fn) -> None:
         with _lock:
             app.extensions["statistics_cache"] = (time.monotonic(), summary)
     except Exception:  # noqa: BLE001 - keep serving the old figures; the next request retries
-        import logging
         logging.getLogger(__name__).exception("statistics refresh failed")
     finally:
         with _lock:

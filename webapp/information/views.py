@@ -14,13 +14,25 @@ URL map:
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+import csv
+import io
+import uuid
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 from flask_babel import get_locale
 
+from webapp.clock import utcnow
+from webapp.extensions import db, limiter
 from webapp.information import procedures as proc
 from webapp.information import rules as rules_mod
-from webapp.extensions import limiter
+from webapp.information.content import as_date, load, statement
+from webapp.information.forms import ContactForm
+from webapp.information.rules import today_local
+from webapp.information.services import TOPICS, send_question
+from webapp.information.stats import CSV_HEADER, PERIODS, as_csv_rows, bars, cached_summary
 from webapp.negotiation import wants_fragment
+from webapp.routing.services import current_routing
 
 bp = Blueprint("information", __name__)
 
@@ -36,7 +48,6 @@ def _root() -> str:
 
 
 def _routing():
-    from webapp.routing.services import current_routing
     return current_routing()
 
 
@@ -83,7 +94,6 @@ def procedure(slug: str):
 @bp.get("/rules/versions")
 def rules_versions():
     """Every version of the regulamin and of the consent, newest first, the one in force marked."""
-    from webapp.information.rules import today_local
     today = today_local()
     return render_template("information/rules_versions.html",
                            versions=rules_mod.versions(_root(), "regulamin"),
@@ -98,7 +108,6 @@ def rules_version(version: str):
     found = rules_mod.find(_root(), "regulamin", version)
     if found is None:
         abort(404)
-    from webapp.information.rules import today_local
     return render_template("information/rules_version.html", version=found,
                            current=rules_mod.current(_root(), "regulamin", today_local()))
 
@@ -123,7 +132,6 @@ _OR_BY_EMAIL = {"pl": " lub e-mailem:", "en": " or by e-mail:", "uk": " або �
 
 
 def _statement_values(lang: str, topic: str = "question") -> dict[str, str]:
-    from flask import url_for
     admin = current_app.config.get("ADMIN_EMAIL")
     return {
         "contact_url": url_for("information.contact", topic=topic),
@@ -133,7 +141,6 @@ def _statement_values(lang: str, topic: str = "question") -> dict[str, str]:
 
 
 def _date_values(meta: dict) -> dict[str, str]:
-    from webapp.information.content import as_date
     return {k: as_date(meta[k], k).strftime("%d.%m.%Y") for k in ("published", "updated", "prepared") if meta.get(k)}
 
 
@@ -141,8 +148,6 @@ def _date_values(meta: dict) -> dict[str, str]:
 def accessibility():
     """Deklaracja dostępności (ustawa z 4 kwietnia 2019 r. o dostępności cyfrowej, art. 10),
     from ``content/accessibility/<lang>.md``."""
-    from webapp.information.content import load, statement
-    from pathlib import Path
     meta = load(Path(_root()) / "accessibility" / "pl.md").meta
     doc, text_lang, html = statement(_root(), "accessibility", _lang(),
                                      lambda lang: {**_statement_values(lang, "accessibility"), **_date_values(meta)})
@@ -154,7 +159,6 @@ def privacy_notice():
     """The privacy notice (klauzula informacyjna RODO, art. 13) with the retention period
     (``EMAIL_RETENTION_DAYS``) and the contact (``ADMIN_EMAIL``, the contact form) filled in;
     served at ``/privacy`` by the pages blueprint."""
-    from webapp.information.content import statement
     doc, text_lang, html = statement(_root(), "privacy", _lang(),
                                      lambda lang: _statement_values(lang, "personal_data"))
     return render_template("information/statement.html", doc=doc, text_lang=text_lang, html=html,
@@ -177,20 +181,16 @@ def _stored(response) -> bool:
 
 
 def _new_contact_form():
-    import uuid
 
-    from webapp.information.forms import ContactForm
     form = ContactForm()
     form.client_id.data = str(uuid.uuid4())
     topic = request.args.get("topic")
-    from webapp.information.services import TOPICS
     if topic in TOPICS:
         form.topic.data = topic
     return form
 
 
 def _topics():
-    from webapp.information.services import TOPICS
     return TOPICS
 
 
@@ -206,8 +206,6 @@ def contact():
 def contact_send():
     """Queue the question for the administrator; 201 with the reference number (200 when the
     same form was sent before), 422 with the form and its errors."""
-    from webapp.information.forms import ContactForm
-    from webapp.information.services import send_question
     form = ContactForm()
     if not form.validate():
         return render_template("information/contact.html", form=form, topics=_topics()), 422
@@ -220,14 +218,10 @@ def contact_send():
 
 
 def _summary():
-    from webapp.clock import utcnow
-    from webapp.extensions import db
-    from webapp.information.stats import cached_summary
     return cached_summary(current_app._get_current_object(), db.session, utcnow)
 
 
 def _period() -> int:
-    from webapp.information.stats import PERIODS
     try:
         days = int(request.args.get("days", 365))
     except ValueError:
@@ -238,7 +232,6 @@ def _period() -> int:
 @bp.get("/statistics")
 def statistics():
     """The public figures for one period (``?days=30|90|365``), with charts and tables."""
-    from webapp.information.stats import PERIODS, bars
     summary, days, lang = _summary(), _period(), _lang()
     routing = _routing()
     period = summary.periods[days]
@@ -261,7 +254,6 @@ def statistics():
 @bp.get("/statistics.json")
 def statistics_json():
     """Every figure as JSON (open data)."""
-    from flask import jsonify
     response = jsonify(_summary().as_dict())
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
@@ -270,10 +262,7 @@ def statistics_json():
 @bp.get("/statistics.csv")
 def statistics_csv():
     """Every figure as CSV (open data, UTF-8, comma-separated, header row)."""
-    import csv
-    import io
 
-    from webapp.information.stats import CSV_HEADER, as_csv_rows
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
