@@ -8,34 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from tests.factories import make_report
+from tests.factories import make_report, statistics_world
 from webapp.clock import utcnow
 
 DAY = 24 * 60  # minutes
-
-
-def _world():
-    """Seven reports: (unit, category, days ago, history as (status, actor kind, minutes))."""
-    now = utcnow()
-
-    def report(unit, code, days, status, steps):
-        make_report(service_code=code, agency_responsible=unit, status=status,
-                    requested_at=now - timedelta(days=days),
-                    history=[("dispatched", "", "system", None, unit, 0)]
-                    + [(s, "", kind, unit, unit, minutes) for s, kind, minutes in steps])
-    # ZDiT, last 30 days: first responses 1 h, 3 h, 2 h; resolutions 10 h, 24 h.
-    report("zdit", "ROAD_POTHOLE", 10, "resolved", [("accepted", "unit", 60), ("resolved", "unit", 600)])
-    report("zdit", "ROAD_POTHOLE", 5, "resolved", [("accepted", "unit", 180), ("resolved", "unit", DAY)])
-    report("zdit", "STREET_LIGHT", 3, "in_progress", [("in_progress", "unit", 120)])
-    # ZDiT, 60 days ago: first response 10 h, resolution 80 h.
-    report("zdit", "ROAD_POTHOLE", 60, "resolved", [("accepted", "unit", 600), ("resolved", "unit", 4800)])
-    # WGK: one untouched (2 days), one resolved in 30 min (200 days); an operator's change is no
-    # unit response.
-    report("wgk", "ILLEGAL_DUMP", 2, "dispatched", [("dispatched", "operator", 5)])
-    report("wgk", "ILLEGAL_DUMP", 200, "resolved", [("resolved", "unit", 30)])
-    # Older than a year: in no figure.
-    report("wgk", "ILLEGAL_DUMP", 400, "resolved", [("resolved", "unit", 30)])
-    return now
 
 
 def _by_key(rows):
@@ -46,7 +22,7 @@ def test_figures_match_the_hand_computed_ones(app):
     from webapp.extensions import db
     from webapp.information.stats import compute
     with app.app_context():
-        summary = compute(db.session, _world() + timedelta(seconds=1))
+        summary = compute(db.session, statistics_world() + timedelta(seconds=1))
 
     d30 = _by_key(summary.periods[30]["units"])
     assert (d30["zdit"].count, d30["zdit"].resolved, d30["zdit"].share_resolved) == (3, 2, 0.6667)
@@ -75,7 +51,7 @@ def test_figures_match_the_hand_computed_ones(app):
 def test_page_draws_charts_with_tables_and_exports_the_same_figures(make_app):
     app = make_app(STATS_CACHE_SECONDS=0)
     with app.app_context():
-        _world()
+        statistics_world()
     client = app.test_client()
     page = client.get("/statistics?days=30&lang=pl").get_data(as_text=True)
     assert page.count('<svg class="chart"') == 3 and 'aria-hidden="true"' in page

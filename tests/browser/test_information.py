@@ -8,8 +8,8 @@ import re
 import pytest
 
 from tests.browser.axe import axe_violations
-from tests.test_information import SLUGS
-from tests.test_statistics import _world
+from tests.factories import statistics_world
+from tests.helpers import PROCEDURE_SLUGS as SLUGS
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +22,7 @@ PAGES = ["/procedures", "/procedures?q=drzewo", *[f"/procedures/{s}" for s in SL
 @pytest.mark.parametrize("lang", ["pl", "en", "uk"])
 def test_every_information_page_passes_axe_at_390_px(live_server, page, lang):
     with live_server.app.app_context():
-        _world()
+        statistics_world()
     page.set_viewport_size({"width": 390, "height": 844})
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
