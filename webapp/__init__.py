@@ -50,7 +50,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     # Domain packages: each owns its blueprint, models and CLI commands.
     from webapp import geo, routing, photos, reports, dispatch, departments, open311, pages, pwa
-    for module in (geo, routing, photos, reports, dispatch, departments, open311, pages, pwa):
+    from webapp import audit, auth, moderation
+    for module in (geo, routing, photos, reports, dispatch, departments, open311, pages, pwa,
+                   audit, auth, moderation):
         module.init_app(app)
 
     return app
