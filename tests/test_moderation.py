@@ -365,3 +365,33 @@ def test_audit_trail_is_admin_only_and_filterable(app, operator):
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("audit."):
             assert rule.methods <= {"GET", "HEAD", "OPTIONS"}
+
+
+# --------------------------------------------------------------------------- public address
+
+def test_links_written_outside_a_request_use_the_public_address(make_app):
+    """`flask reports release` (and the operators' e-mail) link to PUBLIC_BASE_URL, not to the
+    port a local server happens to use."""
+    app = make_app(PUBLIC_BASE_URL="https://zgloszenia.lodz.example",
+                   OPERATORS_EMAIL="operatorzy@lodz.example")
+    rid = _waiting(app)
+    result = app.test_cli_runner().invoke(args=["reports", "release", str(rid)])
+    assert result.exit_code == 0, result.output
+    assert "https://zgloszenia.lodz.example/departments/links/" in result.output
+    dispatch = _outbox(app, "dispatch")[0][1]
+    assert "https://zgloszenia.lodz.example/departments/links/" in dispatch["text"]
+    assert "127.0.0.1" not in dispatch["text"] + dispatch["html"]
+    from webapp.extensions import db
+    from webapp.moderation.hooks import notify_operators
+    with app.app_context():
+        notify_operators()
+        db.session.commit()
+    assert "https://zgloszenia.lodz.example/admin/queue" in _outbox(app, "operators")[0][1]["text"]
+
+
+def test_approving_in_the_panel_links_to_the_public_address_not_the_request_host(make_app):
+    app = make_app(PUBLIC_BASE_URL="https://zgloszenia.lodz.example")
+    operator, _, _ = staff_client(app)
+    rid = _waiting(app)
+    assert _act(operator, rid, "approve").status_code == 200
+    assert "https://zgloszenia.lodz.example/departments/links/" in _outbox(app, "dispatch")[0][1]["text"]
