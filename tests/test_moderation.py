@@ -395,3 +395,47 @@ def test_approving_in_the_panel_links_to_the_public_address_not_the_request_host
     rid = _waiting(app)
     assert _act(operator, rid, "approve").status_code == 200
     assert "https://zgloszenia.lodz.example/departments/links/" in _outbox(app, "dispatch")[0][1]["text"]
+
+
+# --------------------------------------------------------------------------- photos
+
+def _report_with_photo(app):
+    from tests.conftest import fixture_photo
+    resident = app.test_client()
+    with open(fixture_photo("derived_lodz_gps_DSCN0025.jpg"), "rb") as fh:
+        resident.post("/report", data=report_form(resident, service_code="TRAFFIC_LIGHT",
+                                                  media=[(fh, "a.jpg")]),
+                      content_type="multipart/form-data")
+    from webapp.extensions import db
+    from webapp.photos.models import Photo
+    with app.app_context():
+        photo = db.session.scalars(select(Photo)).one()
+        return photo.report_id, photo.id
+
+
+def test_hidden_photo_is_not_public_but_stays_for_operators(app, operator):
+    rid, pid = _report_with_photo(app)
+    assert _act(operator, rid, "hide_photo", photo_id=str(pid)).status_code == 200
+    _act(operator, rid, "approve")
+    public = app.test_client()
+    assert f"/media/photos/{pid}/" not in public.get(f"/reports/{rid}").get_data(as_text=True)
+    assert public.get(f"/media/photos/{pid}/public.jpg").status_code == 404
+    assert operator.get(f"/admin/reports/{rid}/photos/{pid}").status_code == 200
+    assert _audit(app, "photo.hide")[0].after == {"hidden": True, "report": rid}
+    assert _act(operator, rid, "show_photo", photo_id=str(pid)).status_code == 200
+    assert public.get(f"/media/photos/{pid}/public.jpg").status_code == 200
+
+
+def test_rotating_turns_the_public_copy_not_the_original(app, operator):
+    import io
+    from PIL import Image
+    rid, pid = _report_with_photo(app)
+    client = app.test_client()
+    before = Image.open(io.BytesIO(client.get(f"/media/photos/{pid}/public.jpg").data)).size
+    original = operator.get(f"/admin/reports/{rid}/photos/{pid}").data
+    assert _act(operator, rid, "rotate_photo", photo_id=str(pid)).status_code == 200
+    after = Image.open(io.BytesIO(client.get(f"/media/photos/{pid}/public.jpg").data)).size
+    assert after == (before[1], before[0])
+    assert operator.get(f"/admin/reports/{rid}/photos/{pid}").data == original
+    assert _audit(app, "photo.rotate")[0].after["rotation"] == 90
+    assert _act(operator, rid, "rotate_photo", photo_id="999999").status_code == 422

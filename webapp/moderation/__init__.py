@@ -14,9 +14,17 @@ def init_app(app) -> None:
     submitters and switches, and the public banner."""
     from webapp.moderation import models  # noqa: F401
     from webapp.moderation import hooks
+    from webapp.moderation.audit_views import bp as audit_bp
     from webapp.moderation.views import bp
 
-    app.config.setdefault("OPERATORS_EMAIL", None)
-    app.config.setdefault("OPERATORS_NOTIFY_MINUTES", 15)
+    import os
+    # Read here rather than in webapp/config.py so this package brings its own settings.
+    app.config.setdefault("OPERATORS_EMAIL", os.environ.get("OPERATORS_EMAIL") or None)
+    app.config.setdefault("OPERATORS_NOTIFY_MINUTES", int(os.environ.get("OPERATORS_NOTIFY_MINUTES", "15")))
+    app.config.setdefault("CONTENT_RULES_FILE", os.environ.get("CONTENT_RULES_FILE") or None)
+    for key in ("PHOTOS_ENABLED",):
+        if key in os.environ:
+            app.config.setdefault(key, os.environ[key].strip().lower() in {"1", "true", "yes", "on"})
     app.register_blueprint(bp)
+    app.register_blueprint(audit_bp)
     hooks.init_app(app)

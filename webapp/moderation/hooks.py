@@ -77,6 +77,10 @@ def _gate():
         return None
     write = request.method not in ("GET", "HEAD", "OPTIONS")
     if not write:
+        if request.endpoint in ("photos.public", "photos.thumb"):
+            from webapp.moderation.photos import hidden_ids
+            if hidden_ids([(request.view_args or {}).get("photo_id")]):
+                return render_error(404, _("This page does not exist."))
         return None
     state = switches.current()
     if state["maintenance"]:
@@ -107,8 +111,13 @@ def init_app(app: Flask) -> None:
     from webapp.reports import services as report_services
     from webapp.reports.signals import report_submitted
 
+    from webapp.moderation.photos import visible
+    from webapp.reports import queries as report_queries
+
     if hold_for_content not in report_services.HOLD_CHECKS:
         report_services.HOLD_CHECKS.append(hold_for_content)
+    if visible not in report_queries.PHOTO_FILTERS:
+        report_queries.PHOTO_FILTERS.append(visible)
     report_submitted.connect(on_submitted, weak=False)
     app.before_request(_gate)
 

@@ -72,3 +72,15 @@ class SubmissionOrigin(db.Model):
     report_id: Mapped[int] = mapped_column(ForeignKey("service_request.id", ondelete="CASCADE"),
                                            primary_key=True)
     key_hash: Mapped[str] = mapped_column(String(64), index=True, nullable=False)
+
+
+class PhotoModeration(db.Model):
+    """An operator's decision on one photo: ``hidden`` (no public copy is served or listed)
+    and ``rotation`` (degrees clockwise, 0/90/180/270, applied to the public copy and the
+    thumbnail; the original is never changed)."""
+
+    __tablename__ = "moderation_photo"
+
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photo.id", ondelete="CASCADE"), primary_key=True)
+    hidden: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    rotation: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

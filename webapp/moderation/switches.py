@@ -1,8 +1,7 @@
 """Runtime switches (regulamin pkt 10), flipped by an admin; the environment gives defaults.
 
 ``reports`` (accepting new reports; env ``REPORTS_ENABLED``), ``photos`` (photo uploads;
-``PHOTOS_ENABLED``), ``notices`` (e-mail notices to residents; ``NOTICES_ENABLED``),
-``maintenance`` (``MAINTENANCE_MODE``: public pages show a notice, writes answer 503).
+``PHOTOS_ENABLED``), ``maintenance`` (``MAINTENANCE_MODE``: public pages show a notice, writes answer 503).
 """
 from __future__ import annotations
 
@@ -23,8 +22,6 @@ SWITCHES = {
                    "phone; send it later.")),
     "photos": ("PHOTOS_ENABLED", True, _l("Photo uploads"),
                _l("Photo uploads are switched off at the moment: send the report without photos.")),
-    "notices": ("NOTICES_ENABLED", True, _l("E-mail notices to residents"),
-                _l("E-mail notices about reports are paused at the moment.")),
     "maintenance": ("MAINTENANCE_MODE", False, _l("Maintenance mode"),
                     _l("Technical break: you can browse, but sending is paused. Drafts wait on "
                        "your phone. In an emergency call 112.")),

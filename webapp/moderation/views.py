@@ -9,6 +9,7 @@ from flask_login import current_user
 from webapp.auth.access import staff_required
 from webapp.extensions import db
 from webapp.moderation import outbox as dead_outbox
+from webapp.moderation import photos as photo_moderation
 from webapp.moderation import services, switches
 from webapp.moderation.services import ModerationError, QueueFilters
 from webapp.negotiation import is_htmx
@@ -16,7 +17,8 @@ from webapp.reports.models import Report
 
 bp = Blueprint("moderation", __name__, url_prefix="/admin")
 
-ACTIONS = ("approve", "reroute", "edit", "reject", "note", "resend_link", "revoke_links", "block")
+ACTIONS = ("approve", "reroute", "edit", "reject", "note", "resend_link", "revoke_links", "block",
+           "hide_photo", "show_photo", "rotate_photo")
 
 
 def _user():
@@ -32,7 +34,8 @@ def _row_context(report: Report, **extra) -> dict:
     return {"report": report, "hold": services.hold_of(report),
             "nearby": services.nearby_open(report), "notes": services.notes_of(report),
             "routing": _routing(), "reasons": services.REJECT_REASONS,
-            "awaiting": report.status == "awaiting_moderation", **extra}
+            "awaiting": report.status == "awaiting_moderation",
+            "photo_states": {p.id: photo_moderation.state(p) for p in report.photos}, **extra}
 
 
 @bp.get("/")
@@ -95,6 +98,13 @@ def _perform(report: Report, action: str):
         services.resend_link(report, user)
     elif action == "revoke_links":
         services.revoke_link(report, user)
+    elif action in ("hide_photo", "show_photo", "rotate_photo"):
+        raw = form.get("photo_id", "")
+        photo_id = int(raw) if raw.isdigit() else 0
+        if action == "rotate_photo":
+            photo_moderation.rotate(report, photo_id, user)
+        else:
+            photo_moderation.set_hidden(report, photo_id, user, hidden=action == "hide_photo")
     elif action == "block":
         if not user.is_admin:
             abort(403)

@@ -1,4 +1,4 @@
-"""The admin's read-only view of the audit trail."""
+"""The admin's read-only view of the audit trail (GET only: nothing edits it)."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
