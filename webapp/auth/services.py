@@ -7,6 +7,7 @@ drift accepted); a used step cannot be used again. Recovery codes: 10, single us
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -28,9 +29,14 @@ from webapp.extensions import db
 
 _hasher = PasswordHasher()
 
-#: Hash of a random password, verified when the e-mail is unknown, so the answer takes as long
-#: as for a known account (no user enumeration by timing).
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Hash of a random password, verified when the e-mail is unknown, so the answer takes as
+    long as for a known account (no user enumeration by timing). Made once, on first use."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
 
 PASSWORD_MIN_LENGTH = 12
 RECOVERY_CODE_COUNT = 10
@@ -124,7 +130,7 @@ def authenticate(email: str, password: str) -> StaffUser:
     now = utcnow()
     if user is None:
         try:
-            _hasher.verify(_DUMMY_HASH, password or "")
+            _hasher.verify(_dummy_hash(), password or "")
         except VerificationError:
             pass
         record("login.failed", actor_label=(email or "")[:254], object_type="staff_user",

@@ -35,6 +35,9 @@ def on_submitted(report, **_kwargs) -> None:
     from webapp.moderation.services import address_hash
     from webapp.reports.models import Status
 
+    if getattr(report, "_moderation_seen", False):  # sent twice for one report: act once
+        return
+    report._moderation_seen = True
     if has_request_context() and request.remote_addr:
         db.session.add(SubmissionOrigin(report_id=report.id,
                                         key_hash=address_hash(request.remote_addr)))
