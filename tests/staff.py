@@ -66,3 +66,9 @@ def staff_client(app, email="operator@lodz.example", role="operator"):
     client = app.test_client()
     secret, codes = enrol(client, email)
     return client, secret, codes
+
+
+def _user_id(app, email):
+    from webapp.auth.services import find_user
+    with app.app_context():
+        return find_user(email).id

@@ -135,3 +135,31 @@ def test_admin_creates_an_operator_in_the_panel(app):
     newcomer = app.test_client()
     enrol(newcomer, "new@lodz.example")
     assert newcomer.get("/admin/users").status_code == 403
+
+
+def test_admin_resets_a_lost_second_factor(app):
+    admin, _, _ = staff_client(app, "admin@lodz.example", "admin")
+    operator, secret, _ = staff_client(app, "op@lodz.example", "operator")
+    from tests.staff import _user_id
+    uid = _user_id(app, "op@lodz.example")
+    token = csrf_token(admin, "/admin/users")
+    response = admin.post(f"/admin/users/{uid}", data={"csrf_token": token, "role": "operator",
+                                                       "active": "y", "reset_totp": "y"})
+    assert response.status_code == 302
+    assert operator.get("/admin/queue").status_code == 302   # logged out everywhere
+    fresh = app.test_client()
+    new_secret, _ = enrol(fresh, "op@lodz.example")            # enrols again
+    assert new_secret != secret
+    entry = _audit(app, "user.update")[-1]
+    assert entry.before["totp_enrolled"] is True and entry.after["totp_enrolled"] is False
+
+
+def test_deactivated_account_cannot_log_in(app):
+    admin, _, _ = staff_client(app, "admin@lodz.example", "admin")
+    operator, secret, _ = staff_client(app, "op@lodz.example", "operator")
+    from tests.staff import _user_id
+    uid = _user_id(app, "op@lodz.example")
+    token = csrf_token(admin, "/admin/users")
+    admin.post(f"/admin/users/{uid}", data={"csrf_token": token, "role": "operator"})
+    assert operator.get("/admin/queue").status_code == 302
+    assert post_password(app.test_client(), "op@lodz.example").status_code == 422

@@ -439,3 +439,23 @@ def test_rotating_turns_the_public_copy_not_the_original(app, operator):
     assert operator.get(f"/admin/reports/{rid}/photos/{pid}").data == original
     assert _audit(app, "photo.rotate")[0].after["rotation"] == 90
     assert _act(operator, rid, "rotate_photo", photo_id="999999").status_code == 422
+
+
+def test_admin_lifts_a_block(app):
+    admin, _, _ = staff_client(app, "admin@lodz.example", "admin")
+    resident = app.test_client()
+    resident.post("/report", data=report_form(resident, service_code="TRAFFIC_LIGHT"))
+    from webapp.extensions import db
+    from webapp.moderation.models import SubmitterBlock
+    from webapp.reports.models import Report
+    with app.app_context():
+        rid = db.session.scalars(select(Report.id)).one()
+    _act(admin, rid, "block", days="3", reason="spam")
+    assert resident.post("/report", data=report_form(resident)).status_code == 403
+    with app.app_context():
+        block_id = db.session.scalars(select(SubmitterBlock.id)).one()
+    assert "spam" in admin.get("/admin/switches").get_data(as_text=True)
+    token = csrf_token(admin, "/admin/switches")
+    assert admin.post(f"/admin/blocks/{block_id}/lift", data={"csrf_token": token}).status_code == 303
+    assert resident.post("/report", data=report_form(resident)).status_code == 303
+    assert _audit(app, "submitter.unblock")

@@ -30,3 +30,4 @@ class CreateUserForm(FlaskForm):
 class UpdateUserForm(FlaskForm):
     role = StringField(_l("Role"), validators=[AnyOf(ROLES)])  # a <select> in the template
     active = BooleanField(_l("Active"))
+    reset_totp = BooleanField(_l("Reset the second step (lost phone)"))

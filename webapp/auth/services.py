@@ -104,10 +104,19 @@ def user_snapshot(user: StaffUser) -> dict:
             "totp_enrolled": user.totp_confirmed_at is not None}
 
 
-def update_user(user: StaffUser, *, role: str | None = None, active: bool | None = None, actor=None) -> None:
-    """Change the role or deactivate (audited as ``user.update``; a deactivated user is logged
-    out everywhere). No commit. Raises :class:`AuthError` for an unknown role."""
+def update_user(user: StaffUser, *, role: str | None = None, active: bool | None = None,
+                reset_totp: bool = False, actor=None) -> None:
+    """Change the role, deactivate, or reset the second factor (a lost phone: the user enrols
+    again at the next login; recovery codes are dropped). Audited as ``user.update``; a
+    deactivated or reset user is logged out everywhere. No commit. Raises :class:`AuthError`
+    for an unknown role."""
     before = user_snapshot(user)
+    if reset_totp:
+        user.totp_secret = None
+        user.totp_confirmed_at = None
+        user.totp_last_step = None
+        user.recovery_codes.clear()
+        user.session_generation += 1
     if role is not None:
         if role not in ROLES:
             raise AuthError("role", _l("Choose a role from the list."))

@@ -214,6 +214,7 @@ def update_user(user_id: int):
         abort(400)
     try:
         services.update_user(user, role=form.role.data, active=bool(form.active.data),
+                             reset_totp=bool(form.reset_totp.data),
                              actor=current_user._get_current_object())
     except services.AuthError:
         db.session.rollback()

@@ -320,3 +320,22 @@ def is_blocked(address: str) -> bool:
         select(SubmitterBlock.id).where(SubmitterBlock.key_hash == digest,
                                         SubmitterBlock.until > utcnow(),
                                         SubmitterBlock.lifted_at.is_(None)).limit(1)) is not None
+
+
+def active_blocks() -> list[SubmitterBlock]:
+    """Blocks still in force, the ones ending soonest first."""
+    return list(db.session.scalars(select(SubmitterBlock)
+                                   .where(SubmitterBlock.until > utcnow(),
+                                          SubmitterBlock.lifted_at.is_(None))
+                                   .order_by(SubmitterBlock.until)))
+
+
+def lift_block(block_id: int, user) -> None:
+    """End a block now. Audited ``submitter.unblock``. Raises :class:`ModerationError` for an
+    unknown or already ended block."""
+    block = db.session.get(SubmitterBlock, block_id)
+    if block is None or block.lifted_at is not None:
+        raise ModerationError(_l("This block has already ended."))
+    block.lifted_at = utcnow()
+    record("submitter.unblock", actor=user, object_type="block", object_id=block.id,
+           before={"until": block.until.isoformat()}, after={"lifted_at": block.lifted_at.isoformat()})

@@ -174,4 +174,17 @@ def switches_page():
         db.session.commit()
         return redirect(url_for("moderation.switches_page"), code=303)
     return render_template("moderation/switches.html", state=switches.current(),
-                           switches=switches.SWITCHES)
+                           switches=switches.SWITCHES, blocks=services.active_blocks())
+
+
+@bp.post("/blocks/<int:block_id>/lift")
+@staff_required("admin")
+def lift_block(block_id: int):
+    """End a submitter's block early."""
+    try:
+        services.lift_block(block_id, _user())
+    except ModerationError:
+        db.session.rollback()
+        abort(404)
+    db.session.commit()
+    return redirect(url_for("moderation.switches_page"), code=303)
