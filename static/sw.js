@@ -1,18 +1,26 @@
 // ŁCKzM service worker: the app shell offline, one small strategy per kind of URL, and sending
 // saved reports through Background Sync. Served at /sw.js (scope /) by webapp/pwa/views.py, which
-// puts `self.LCKZM_BUILD = "<hash of the static files>"` on the first line: any change to a
-// precached file changes this script, so browsers install the new version and the page offers a
-// reload (we never skipWaiting on our own: the page asks, after the resident agreed).
+// puts two lines on top: `self.LCKZM_BUILD = "<build id>"` and `self.LCKZM_REVISIONS = {"<URL
+// path>": "<revision>"}` (a content hash per static file; the build id for the shell pages). Any
+// change to a shipped file or a template changes this script, so browsers install the new
+// version and the page offers a reload (we never skipWaiting on our own: the page asks, after
+// the resident agreed).
+//
+// Caches: the shell (static files and the shell pages, each stored under its revision and kept
+// while the revision is the same, so a release downloads only the files it changed), and the
+// pages and photos seen while online, named after the build (a page cached before a release
+// links the old scripts, so it is not served after it).
 "use strict";
 
 importScripts("/static/js/outbox.js");
 
 var BUILD = self.LCKZM_BUILD || "dev";
-var VERSION = 1;  // bump when the caching strategies change
+var REVISIONS = self.LCKZM_REVISIONS || {};
+var VERSION = 2;  // bump when the caching strategies change
 var PREFIX = "lckzm-";
-var SHELL_CACHE = PREFIX + "shell-v" + VERSION + "-" + BUILD;  // precache: pages and static files
-var PAGES_CACHE = PREFIX + "pages-v" + VERSION;                 // public pages seen while online
-var PHOTOS_CACHE = PREFIX + "photos-v" + VERSION;               // public copies of report photos
+var SHELL_CACHE = PREFIX + "shell-v" + VERSION;                           // files under their revision
+var PAGES_CACHE = PREFIX + "pages-v" + VERSION + "-" + BUILD;             // public pages seen while online
+var PHOTOS_CACHE = PREFIX + "photos-v" + VERSION + "-" + BUILD;           // public copies of report photos
 var KEEP = [SHELL_CACHE, PAGES_CACHE, PHOTOS_CACHE];
 var MAX_PAGES = 30;
 var MAX_PHOTOS = 60;
@@ -27,9 +35,13 @@ var PRECACHE = [
   "/static/css/app.css",
   "/static/vendor/htmx/htmx.min.js",
   "/static/vendor/exifr/lite.umd.js",
+  "/static/js/dom.js",
   "/static/js/app.js",
   "/static/js/outbox.js",
   "/static/js/pwa.js",
+  "/static/js/photos.js",
+  "/static/js/lists.js",
+  "/static/js/sending.js",
   "/static/js/drafts.js",
   "/static/js/map.js",  // only the button's script: Leaflet and tiles need a connection anyway
   "/static/icons/icon-192.png",
@@ -43,8 +55,17 @@ var PRECACHE_OPTIONAL = ["/", "/install"];
 // Never cached, whatever the method: private links (tracking, department staff), admin, tokens.
 var PRIVATE = [/^\/t\//, /^\/departments\//, /^\/admin(\/|$)/, /^\/csrf-token$/, /^\/sw\.js$/, /^\/open311\//];
 
+function noop() { return null; }
+
 function isPrivate(path) {
   return PRIVATE.some(function (re) { return re.test(path); });
+}
+
+// The shell cache's key for a URL path: the path under its current revision (the revision in the
+// query, as Workbox does), or null for a path the build does not list (then never cached here).
+function shellKey(path) {
+  var revision = REVISIONS[path];
+  return revision ? new URL(path + "?__rev=" + encodeURIComponent(revision), self.location.href).href : null;
 }
 
 // "no-cache": revalidate with the server (so the precache is current) but let a 304 reuse what
@@ -53,22 +74,57 @@ function freshRequest(url) {
   return new Request(url, { cache: "no-cache", credentials: "same-origin" });
 }
 
+// Fetch a shell file unless it is already cached under its current revision.
+function precache(cache, path) {
+  var key = shellKey(path);
+  if (!key) return Promise.reject(new Error("no revision for " + path));
+  return cache.match(key).then(function (hit) {
+    if (hit) return null;  // unchanged since the release that cached it
+    return fetch(freshRequest(path)).then(function (response) {
+      if (!response.ok) throw new Error(path + ": " + response.status);
+      return cache.put(key, response);
+    });
+  });
+}
+
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(SHELL_CACHE).then(function (cache) {
-    var optional = PRECACHE_OPTIONAL.map(function (url) {
-      return cache.add(freshRequest(url)).catch(function () { return null; });
-    });
-    return Promise.all([cache.addAll(PRECACHE.map(freshRequest))].concat(optional));
+    var optional = PRECACHE_OPTIONAL.map(function (path) { return precache(cache, path).catch(noop); });
+    return Promise.all(PRECACHE.map(function (path) { return precache(cache, path); }).concat(optional));
   }));
 });
 
 self.addEventListener("activate", function (event) {
-  event.waitUntil(caches.keys().then(function (names) {
+  event.waitUntil(Promise.all([dropOldCaches(), dropOldRevisions(), enableNavigationPreload()])
+    .then(function () { return self.clients.claim(); }));
+});
+
+// Caches of other versions or builds (by prefix: never another app's caches on the origin).
+function dropOldCaches() {
+  return caches.keys().then(function (names) {
     return Promise.all(names.filter(function (name) {
       return name.indexOf(PREFIX) === 0 && KEEP.indexOf(name) < 0;
     }).map(function (name) { return caches.delete(name); }));
-  }).then(function () { return self.clients.claim(); }));
-});
+  });
+}
+
+// Shell entries whose revision this build no longer lists (the previous version of a file).
+function dropOldRevisions() {
+  var current = {};
+  Object.keys(REVISIONS).forEach(function (path) { current[shellKey(path)] = true; });
+  return caches.open(SHELL_CACHE).then(function (cache) {
+    return cache.keys().then(function (keys) {
+      return Promise.all(keys.filter(function (key) { return !current[key.url]; })
+        .map(function (key) { return cache.delete(key); }));
+    });
+  });
+}
+
+// The page request starts while the worker is still starting up (it answers most navigations).
+function enableNavigationPreload() {
+  var preload = self.registration.navigationPreload;
+  return preload ? preload.enable().catch(noop) : Promise.resolve();
+}
 
 self.addEventListener("message", function (event) {
   if (event.data && event.data.type === "SKIP_WAITING") self.skipWaiting();
@@ -81,27 +137,36 @@ self.addEventListener("fetch", function (event) {
   if (url.origin !== self.location.origin) return;
   if (request.headers.get("HX-Request")) return;  // htmx fragments: network only, the page says when offline
   if (request.mode === "navigate") {
-    event.respondWith(isPrivate(url.pathname) ? networkOrOfflinePage(request) : networkFirstPage(event, request));
+    event.respondWith(isPrivate(url.pathname) ? networkOrOfflinePage(event) : networkFirstPage(event));
     return;
   }
   if (isPrivate(url.pathname)) return;
   if (url.pathname.indexOf("/static/") === 0 || url.pathname === "/manifest.json") {
-    event.respondWith(cacheFirst(request, SHELL_CACHE, 0));
+    var key = url.search ? null : shellKey(url.pathname);
+    if (key) cacheFirst(event, SHELL_CACHE, key, 0);  // not in the build's list: network only
   } else if (url.pathname.indexOf("/media/photos/") === 0) {
-    event.respondWith(cacheFirst(request, PHOTOS_CACHE, MAX_PHOTOS));
+    cacheFirst(event, PHOTOS_CACHE, request, MAX_PHOTOS);
   }
 });
 
+// The page from the network: the navigation preload when the browser started one, else a fetch.
+function networkPage(event) {
+  return Promise.resolve(event.preloadResponse).catch(noop).then(function (preloaded) {
+    return preloaded || fetch(event.request);
+  });
+}
+
 // Pages: the network, unless it fails or takes longer than the timeout; then the cached copy;
 // then the offline page. Good answers of public pages refresh the cache.
-function networkFirstPage(event, request) {
-  var network = fetch(request);
+function networkFirstPage(event) {
+  var request = event.request;
+  var network = networkPage(event);
   event.waitUntil(network.then(function (response) {
     if (cacheablePage(response)) return putCapped(PAGES_CACHE, request, response.clone(), MAX_PAGES);
     return null;
-  }).catch(function () { return null; }));
+  }).catch(noop));
   var timeout = new Promise(function (resolve) { setTimeout(resolve, NAVIGATION_TIMEOUT_MS, null); });
-  var quick = Promise.race([network.catch(function () { return null; }), timeout]);
+  var quick = Promise.race([network.catch(noop), timeout]);
   return quick.then(function (response) {
     if (response) return response;
     return cachedPage(request).then(function (cached) {
@@ -111,8 +176,8 @@ function networkFirstPage(event, request) {
   });
 }
 
-function networkOrOfflinePage(request) {
-  return fetch(request).catch(offlinePage);
+function networkOrOfflinePage(event) {
+  return networkPage(event).catch(offlinePage);
 }
 
 function cacheablePage(response) {
@@ -121,38 +186,48 @@ function cacheablePage(response) {
   return !/no-store|private/i.test(response.headers.get("Cache-Control") || "");
 }
 
+function shellPage(path) {
+  var key = shellKey(path);
+  if (!key) return Promise.resolve(undefined);
+  return caches.open(SHELL_CACHE).then(function (cache) { return cache.match(key); });
+}
+
 function cachedPage(request) {
-  // The copy last seen online, then the precached one; the exact URL first, then the same page
+  // The copy last seen online in this build, then the precached one, then the same page
   // whatever its query (?lang=, ?draft=).
   return caches.open(PAGES_CACHE).then(function (pages) {
-    return pages.match(request);
-  }).then(function (hit) {
-    return hit || caches.match(request);
-  }).then(function (hit) {
-    return hit || caches.match(request, { ignoreSearch: true });
+    return pages.match(request).then(function (hit) {
+      return hit || shellPage(new URL(request.url).pathname);
+    }).then(function (hit) {
+      return hit || pages.match(request, { ignoreSearch: true });
+    });
   });
 }
 
 function offlinePage() {
-  return caches.match("/offline").then(function (hit) {
+  return shellPage("/offline").then(function (hit) {
     return hit || new Response("Offline", { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } });
   });
 }
 
-// Static files (the build id in this script renames the cache when they change) and photos.
-function cacheFirst(request, cacheName, max) {
-  return caches.open(cacheName).then(function (cache) {
-    return cache.match(request).then(function (hit) {
+// Static files (under their revision) and photos: the cache, else the network; the copy is
+// stored within the event's lifetime (waitUntil), so the worker is not stopped half-way.
+function cacheFirst(event, cacheName, key, max) {
+  var stored = null;
+  var response = caches.open(cacheName).then(function (cache) {
+    return cache.match(key).then(function (hit) {
       if (hit) return hit;
-      return fetch(request).then(function (response) {
-        if (response.ok && response.type === "basic") {
-          var copy = response.clone();
-          if (max) putCapped(cacheName, request, copy, max); else cache.put(request, copy);
+      return fetch(event.request).then(function (fresh) {
+        if (fresh.ok && fresh.type === "basic") {
+          var copy = fresh.clone();
+          stored = max ? putCapped(cacheName, key, copy, max) : cache.put(key, copy);
         }
-        return response;
+        return fresh;
       });
     });
   });
+  event.respondWith(response);
+  event.waitUntil(response.then(function () { return stored; }).catch(noop));
 }
 
 // Put, then drop the oldest entries beyond max (Cache keys come back in insertion order).

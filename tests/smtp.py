@@ -28,11 +28,25 @@ class _Handler:
     def __init__(self, server: "SMTPServer"):
         self.server = server
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # A refusal configured for this address (e.g. "550 5.1.1 No such user" or
+        # "451 4.3.0 Try later"); only accepted addresses join the envelope.
+        answer = self.server.rcpt_answers.get(address.lower())
+        if answer is not None:
+            with self.server.lock:
+                self.server.refused.append((address, answer))
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
+        with self.server.lock:
+            self.server.data_started += 1
+            number = self.server.data_started
         if self.server.delay:
             await asyncio.sleep(self.server.delay)
         gate = self.server.gate
-        if gate is not None:
+        if gate is not None and number > self.server.gate_after:
             # Hold the SMTP transaction open (without blocking the event loop) until the test
             # opens the gate: lets a test act while a worker is "mid-send".
             self.server.holding.set()
@@ -51,7 +65,10 @@ class SMTPServer:
     ``start()``/``stop()`` may be called repeatedly (the port stays the same), so a test can
     take the server down and bring it back. ``delay``: seconds every DATA takes (a slow server
     makes concurrent senders overlap). ``gate``: when set to a :class:`threading.Event`,
-    every DATA waits until the event is set (``holding`` is set while one waits).
+    every DATA after the first ``gate_after`` ones waits until the event is set (``holding`` is
+    set while one waits).
+    ``rcpt_answers``: ``{address (lower case): SMTP reply}`` refuses those recipients with that
+    reply (``refused`` lists what was refused); ``data_started`` counts DATA commands begun.
     """
 
     def __init__(self, port: int | None = None):
@@ -62,7 +79,11 @@ class SMTPServer:
         self.lock = threading.Lock()
         self.gate: threading.Event | None = None
         self.delay = 0.0
+        self.gate_after = 0
         self.holding = threading.Event()
+        self.rcpt_answers: dict[str, str] = {}
+        self.refused: list[tuple[str, str]] = []
+        self.data_started = 0
         self._controller: Controller | None = None
 
     @property

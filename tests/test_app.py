@@ -5,7 +5,7 @@ from __future__ import annotations
 def test_healthz_checks_the_database(client):
     r = client.get("/healthz")
     assert r.status_code == 200
-    assert r.get_json() == {"status": "ok"}
+    assert r.get_json() == {"status": "ok", "database": "ok", "outbox_dead": 0}
 
 
 def test_healthz_reports_a_dead_database(make_app, tmp_path):

@@ -237,7 +237,7 @@ def test_report_page_shows_public_facts_why_and_timeline(app, client):
     timeline = re.search(r'<ol class="timeline">(.*?)</ol>', html, re.S).group(1)
     entries = re.findall(r"<li .*?</li>", timeline, re.S)
     assert len(entries) == 4
-    assert "Sent to the responsible unit" in entries[0] and "system" in entries[0]
+    assert "Assigned to the responsible unit" in entries[0] and "system" in entries[0]
     assert "Accepted" in entries[1] and f"by: {unit('zdit')}" in entries[1]
     assert "Przyjęte do realizacji" in entries[1]
     assert "by: operator" in entries[2] and "To teren osiedlowy" in entries[2]

@@ -177,6 +177,18 @@ def test_htmx_success_shows_number_public_and_tracking_links(app, client):
     assert "/t/" in body
 
 
+def test_htmx_success_tells_the_page_script_what_was_sent_in_a_header(app, client):
+    import json
+    data = report_form(client)
+    r = client.post("/report", data=data, headers={"HX-Request": "true"})
+    [report] = _reports(app)
+    sent = json.loads(r.headers["HX-Trigger"])["report-sent"]
+    assert sent == {"client_id": data["client_id"], "service_request_id": str(report.id), "number": report.number,
+                    "status": report.status, "created": True, "public_url": f"/reports/{report.id}",
+                    "tracking_url": sent["tracking_url"]}
+    assert sent["tracking_url"].startswith("/t/") and f'href="{sent["tracking_url"]}"' in r.get_data(as_text=True)
+
+
 def test_operator_category_waits_for_moderation(app, client):
     r = client.post("/report", data=report_form(client, service_code="OTHER"))
     assert r.status_code == 303
@@ -249,5 +261,5 @@ def test_tracking_page_shows_the_status_history(app, client):
         db.session.commit()
     page = client.get(track).get_data(as_text=True)
     assert "Ekipa wyjedzie w czwartek." in page
-    assert "W realizacji" in page and "Przekazane do jednostki" in page
+    assert "W realizacji" in page and "Przypisane do jednostki" in page
     assert "Ubytek w nawierzchni jezdni" in page  # the category by name, not its code

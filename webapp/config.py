@@ -86,7 +86,11 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         # Outbox worker.
         "WORKER_POLL_SECONDS": float(os.environ.get("WORKER_POLL_SECONDS", "2")),
         "OUTBOX_MAX_ATTEMPTS": int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "8")),
-        "OUTBOX_LOCK_SECONDS": int(os.environ.get("OUTBOX_LOCK_SECONDS", "120")),
+        # A worker's claim on a message, renewed while it sends: a dead worker's message is
+        # taken over by another within this (plus WORKER_POLL_SECONDS).
+        "OUTBOX_LOCK_SECONDS": float(os.environ.get("OUTBOX_LOCK_SECONDS", "20")),
+        # Who is told (by e-mail) when a message cannot be delivered; unset: only the log.
+        "ADMIN_EMAIL": os.environ.get("ADMIN_EMAIL") or None,
         "OUTBOX_BACKOFF_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_SECONDS", "60")),
         "OUTBOX_BACKOFF_MAX_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_MAX_SECONDS", "3600")),
         "WORKER_BATCH_SIZE": int(os.environ.get("WORKER_BATCH_SIZE", "20")),

@@ -2,6 +2,8 @@
 (function () {
   "use strict";
 
+  var Dom = window.LckzmDom;
+
   // "Use my location": fill the coordinates from the browser's geolocation.
   function setupLocate(root) {
     var button = root.querySelector("#use-location");
@@ -12,9 +14,8 @@
     button.addEventListener("click", function () {
       status.textContent = button.dataset.locating;
       navigator.geolocation.getCurrentPosition(function (pos) {
-        root.querySelector("#lat").value = pos.coords.latitude.toFixed(6);
-        root.querySelector("#long").value = pos.coords.longitude.toFixed(6);
-        root.querySelector("#location_source").value = "device";
+        // With input/change events: the map's marker follows, the draft is saved.
+        Dom.setPosition(root, pos.coords.latitude.toFixed(6), pos.coords.longitude.toFixed(6), "device");
         status.textContent = button.dataset.found.replace("{m}", Math.round(pos.coords.accuracy));
       }, function () {
         status.textContent = button.dataset.denied;
@@ -36,8 +37,7 @@
 
   // A failed htmx request (offline, server error) says so in place instead of doing nothing.
   function showNetError(message) {
-    var box = document.getElementById("net-status");
-    if (box) box.textContent = message;
+    Dom.say("net-status", message);
   }
   document.addEventListener("htmx:sendError", function () {
     showNetError(document.body.dataset.msgOffline);
@@ -51,14 +51,7 @@
     // Said next to the form the resident is using (e.g. 429, too many reports), else on top.
     var summary = e.detail.elt && e.detail.elt.querySelector ? e.detail.elt.querySelector(".form-summary") : null;
     if (summary) {
-      summary.textContent = "";
-      var box = document.createElement("div");
-      box.className = "notice notice-error";
-      box.setAttribute("role", "alert");
-      var p = document.createElement("p");
-      p.textContent = text;
-      box.appendChild(p);
-      summary.appendChild(box);
+      Dom.notice(summary, text, "error");
       summary.focus();
     } else {
       showNetError(text);

@@ -15,24 +15,14 @@
   var LODZ = { lat: 51.7592, lng: 19.4560, zoom: 13 };  // ul. Piotrkowska, the whole centre in view
   var POINT_ZOOM = 16;          // a position already in the fields: close enough to see the street
   var OUTLINE = { color: "#8a1538", weight: 2, opacity: 0.9, fill: false, interactive: false };
-  var SYNC_MS = 700;            // also follow positions set by other scripts (photo EXIF, geolocation)
 
   var leafletLoading = null;
   var boundaryLoading = null;
-  var state = null;             // {map, marker, container, rings, timer, last} for the shown map
+  var state = null;             // {map, marker, container, polygons, last} for the shown map
 
-  function $(id) { return document.getElementById(id); }
+  var Dom = window.LckzmDom;
+  var $ = Dom.byId, fmt = Dom.fmt, escapeHtml = Dom.escapeHtml;
   function picker() { return $("map-picker"); }
-  function fmt(template, values) {
-    return String(template || "").replace(/\{(\w+)\}/g, function (_, key) {
-      return values[key] === undefined ? "" : String(values[key]);
-    });
-  }
-  function escapeHtml(text) {
-    return String(text).replace(/[&<>"']/g, function (c) {
-      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
-    });
-  }
   function say(text, warning) {
     var status = $("map-status");
     if (!status) return;
@@ -122,14 +112,9 @@
   }
 
   function fillFields(latlng) {
-    var lat = $("lat"), lng = $("long"), source = $("location_source");
-    if (!lat || !lng) return;
-    lat.value = latlng.lat.toFixed(6);
-    lng.value = latlng.lng.toFixed(6);
-    state.last = lat.value + "," + lng.value;  // already where the marker is: follow() skips it
-    // Tell the other scripts (the draft is saved on input), then set the source last.
-    [lat, lng].forEach(function (el) { el.dispatchEvent(new Event("input", { bubbles: true })); });
-    if (source) source.value = "manual";
+    var lat = latlng.lat.toFixed(6), lng = latlng.lng.toFixed(6);
+    state.last = lat + "," + lng;  // already where the marker is: follow() skips it
+    Dom.setPosition(document, lat, lng, "manual");  // input events: the draft is saved
   }
 
   // ---- the map --------------------------------------------------------------------------------------
@@ -159,7 +144,8 @@
     }
   }
 
-  // The fields changed (typed, or filled by another script): move the marker there.
+  // The fields changed (typed, or filled by another script, which sends input events too:
+  // dom.js setPosition): move the marker there.
   function follow() {
     var panel = $("map-panel");
     if (!alive() || !panel || panel.hidden) return;
@@ -191,7 +177,7 @@
     L.control.attribution({ prefix: '<a href="https://leafletjs.com">Leaflet</a>' }).addAttribution(credit).addTo(map);
     // strict-origin: the tile server learns the site (tile usage policies ask for a Referer), never the page.
     L.tileLayer(data.tileUrl, { maxZoom: 19, referrerPolicy: "strict-origin" }).addTo(map);
-    state = { map: map, container: container, marker: null, polygons: null, last: null, timer: null };
+    state = { map: map, container: container, marker: null, polygons: null, last: null };
     if (boundary) {
       L.geoJSON(boundary.geojson, { style: OUTLINE, interactive: false }).addTo(map);
       state.polygons = boundary.polygons;
@@ -210,7 +196,6 @@
   // The form was swapped out (htmx): let go of the old map and its listeners.
   function forget() {
     if (!state) return;
-    if (state.timer) clearInterval(state.timer);
     try { state.map.remove(); } catch (e) { /* already detached */ }
     state = null;
   }
@@ -223,7 +208,6 @@
     button.textContent = data.msgHide;
     if (alive()) {
       state.map.invalidateSize();
-      startFollowing();
       follow();
       return;
     }
@@ -234,7 +218,6 @@
     Promise.all([loadLeaflet(data), loadBoundary(data.boundaryUrl)]).then(function (loaded) {
       say("", false);
       build(loaded[0], loaded[1]);  // may say at once that the position in the fields is outside
-      startFollowing();
     }).catch(function () {
       hide(button, panel);
       say(data.msgFailed, true);
@@ -248,15 +231,6 @@
     panel.hidden = true;
     button.setAttribute("aria-expanded", "false");
     button.textContent = picker().dataset.msgShow;
-    if (state && state.timer) { clearInterval(state.timer); state.timer = null; }
-  }
-
-  function startFollowing() {
-    if (state.timer) clearInterval(state.timer);
-    state.timer = setInterval(function () {
-      if (!alive()) { forget(); return; }
-      follow();
-    }, SYNC_MS);
   }
 
   // ---- wiring (delegated: the form may be swapped in again by htmx) --------------------------------
@@ -281,9 +255,11 @@
     var target = e.detail && e.detail.target;
     if (state && state.container && target && target.contains(state.container)) state.container.removeAttribute("style");
   });
-  document.addEventListener("input", function (e) {
+  function onField(e) {
     if (e.target && (e.target.id === "lat" || e.target.id === "long")) follow();
-  });
+  }
+  document.addEventListener("input", onField);
+  document.addEventListener("change", onField);
   window.addEventListener("offline", function () {
     var panel = $("map-panel");
     if (panel && !panel.hidden) say(picker().dataset.msgOffline, true);

@@ -80,12 +80,37 @@
   }
   function putSent(entry) { return withStore("sent", "readwrite", function (s) { return s.put(entry); }); }
 
-  // Change a stored draft in place (re-read first: the page may have edited it meanwhile).
+  // Read, change and write a draft in ONE readwrite transaction, so the page and the service
+  // worker's sync cannot interleave (two transactions would let one overwrite the other's
+  // change). fn(draft or undefined) returns the draft to store, or null to leave it as it is;
+  // it must be synchronous (a transaction commits once no request is pending). Resolves with
+  // the stored draft, or null.
+  function changeDraft(id, fn) {
+    return openDb().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var tx = db.transaction("drafts", "readwrite");
+        var store = tx.objectStore("drafts");
+        var stored = null;
+        store.get(id).onsuccess = function (event) {
+          var draft = fn(event.target.result);
+          if (!draft) return;
+          draft.updated_at = Date.now();
+          stored = draft;
+          store.put(draft);
+        };
+        tx.oncomplete = function () { resolve(stored); };
+        tx.onerror = function () { reject(tx.error); };
+        tx.onabort = function () { reject(tx.error || new Error("transaction aborted")); };
+      });
+    });
+  }
+
+  // Change a stored draft in place; resolves null when there is none.
   function updateDraft(id, change) {
-    return getDraft(id).then(function (draft) {
+    return changeDraft(id, function (draft) {
       if (!draft) return null;
       change(draft);
-      return putDraft(draft).then(function () { return draft; });
+      return draft;
     });
   }
 
@@ -221,6 +246,7 @@
     available: function () { return typeof global.indexedDB !== "undefined"; },
     newId: newId,
     getDraft: getDraft, putDraft: putDraft, deleteDraft: deleteDraft, updateDraft: updateDraft,
+    changeDraft: changeDraft,
     listDrafts: listDrafts, listSent: listSent, putSent: putSent,
     sendAll: sendAll
   };

@@ -422,3 +422,19 @@ def test_offline_reload_still_offers_the_button_and_explains(desktop):
     wait_until(page, lambda: page.inner_text("#map-status") == desktop.data("msg-offline"), what="the offline message")
     assert page.locator("#map-panel").is_hidden()
     assert desktop.tiles == []
+
+
+def test_map_follows_the_position_read_from_a_photo(desktop):
+    """photos.js fills the empty coordinate fields from the photo's EXIF with input events (no
+    polling): the open map puts its marker there at once."""
+    photo = ROOT / "tests" / "fixtures" / "photos" / "derived_lodz_gps_DSCN0025.jpg"  # EXIF: ul. Piotrkowska
+    page = desktop.open_form()
+    desktop.open_map()
+    assert page.locator("#report-map .leaflet-marker-icon").count() == 0
+    page.set_input_files("#media", str(photo))
+    wait_until(page, lambda: page.locator("#report-map .leaflet-marker-icon").count() == 1, what="the marker")
+    lat, lng, source = desktop.fields()
+    assert (lat, lng, source) == (pytest.approx(LODZ_CENTRE[0], abs=1e-5), pytest.approx(LODZ_CENTRE[1], abs=1e-5), "photo")
+    # the photo's point is the map's default centre: the marker's tip is there
+    assert max(map(abs, desktop.marker_tip())) <= 1.5
+    desktop.assert_clean()

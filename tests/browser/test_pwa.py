@@ -127,6 +127,21 @@ def test_service_worker_is_served_for_the_whole_site_and_never_cached(client):
     assert client.get("/install").status_code == 200
 
 
+def test_service_worker_carries_a_revision_per_file_and_the_build_for_the_pages(client):
+    import hashlib
+    import re
+    body = client.get("/sw.js").get_data(as_text=True)
+    build = json.loads(re.match(r"self\.LCKZM_BUILD = (\S+);\n", body).group(1))
+    revisions = json.loads(re.search(r"^self\.LCKZM_REVISIONS = (.+);$", body, re.M).group(1))
+    static = Path(__file__).resolve().parents[2] / "static"
+    for name in ("js/app.js", "js/drafts.js", "css/app.css", "vendor/htmx/htmx.min.js"):
+        assert revisions[f"/static/{name}"] == hashlib.sha256((static / name).read_bytes()).hexdigest()[:12]
+    assert revisions["/report"] == revisions["/offline"] == build
+    # every file the worker precaches has a revision (else its install would fail)
+    precached = re.findall(r'^  "(/[^"]*)"', body[body.index("var PRECACHE"):], re.M)
+    assert "/static/js/dom.js" in precached and set(precached) <= set(revisions)
+
+
 @pytest.mark.browser
 def test_service_worker_activates_controls_the_page_and_precaches_the_shell(page):
     page.goto("/report")
@@ -138,6 +153,10 @@ def test_service_worker_activates_controls_the_page_and_precaches_the_shell(page
     assert {"/report", "/offline", "/static/js/drafts.js", "/static/vendor/exifr/lite.umd.js"} <= set(urls)
     # The install offer waits for a sent report: never on first load.
     assert page.locator("#install-offer").is_hidden()
+    # Navigations start while the worker boots (navigation preload), the worker uses the answer.
+    assert page.evaluate("navigator.serviceWorker.ready.then(r => r.navigationPreload.getState()).then(s => s.enabled)")
+    response = page.reload()
+    assert response.from_service_worker and page.locator("#report-form").is_visible()
 
 
 # ---- offline drafts --------------------------------------------------------------------------
@@ -259,9 +278,120 @@ def test_a_new_version_is_offered_with_a_reload_banner_not_swapped_silently(page
     with page.expect_navigation():
         page.click("#sw-reload")
     controlled(page)
+    wait_js(page, "caches.keys().then(ns => ns.includes('lckzm-pages-v2-next-release'))")
     names = page.evaluate("caches.keys()")
-    assert any(n.endswith("-next-release") for n in names)
-    assert not any(n in names for n in first if n.startswith("lckzm-shell-"))
+    # The pages seen under the old build are gone; the shell cache is kept (its files have
+    # their own revisions, see the next test).
+    assert not any(n in names for n in first if n.startswith("lckzm-pages-"))
+    assert [n for n in names if n.startswith("lckzm-shell-")] == [n for n in first if n.startswith("lckzm-shell-")]
+
+
+def release(page, live_server, monkeypatch, changed=()):
+    """Publish a new build ("next-release") in which the static files ``changed`` (paths under
+    static/) have new bytes, let the page's reload banner install it, and wait for control."""
+    from webapp.pwa import views
+    real = views.static_revisions
+    monkeypatch.setattr(views, "static_revisions",
+                        lambda folder: {**real(folder), **{name: "changed" + real(folder)[name][:5] for name in changed}})
+    live_server.app.config["PWA_BUILD"] = "next-release"
+    page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+    page.locator("#sw-update").wait_for(state="visible")
+    with page.expect_navigation():
+        page.click("#sw-reload")
+    controlled(page)
+    wait_js(page, "caches.keys().then(ns => ns.includes('lckzm-pages-v2-next-release'))")
+
+
+def shell_revisions(page) -> dict:
+    """{path: revision} of the entries in the service worker's shell cache."""
+    return page.evaluate("""caches.keys().then(ns => caches.open(ns.find(n => n.startsWith('lckzm-shell-'))))
+        .then(c => c.keys()).then(ks => Object.fromEntries(ks.map(k => {
+            const u = new URL(k.url); return [u.pathname, u.searchParams.get('__rev')]; })))""")
+
+
+@pytest.mark.browser
+def test_a_release_downloads_only_the_static_files_it_changed(page, live_server, monkeypatch):
+    page.goto("/report")
+    controlled(page)
+    before = shell_revisions(page)
+    assert "/static/js/app.js" in before and "/static/css/app.css" in before
+
+    fetched = []
+    inner = live_server.app.wsgi_app
+
+    def log_paths(environ, start_response):
+        fetched.append(environ["PATH_INFO"])
+        return inner(environ, start_response)
+
+    live_server.app.wsgi_app = log_paths
+    release(page, live_server, monkeypatch, changed=["js/app.js"])
+
+    static = {path for path in fetched if path.startswith("/static/")}
+    # app.js again; outbox.js is the worker's importScripts, which the browser checks itself on
+    # every update. No other file: not even a revalidation.
+    assert "/static/js/app.js" in static
+    assert static <= {"/static/js/app.js", "/static/js/outbox.js"}, static
+    after = shell_revisions(page)
+    assert after["/static/js/app.js"] != before["/static/js/app.js"]
+    unchanged = {path: rev for path, rev in before.items() if path.startswith("/static/") and path != "/static/js/app.js"}
+    assert unchanged and all(after[path] == rev for path, rev in unchanged.items())
+    # The shell pages link every file: they belong to the build, fetched again.
+    assert after["/report"] == after["/offline"] == "next-release"
+
+
+@pytest.mark.browser
+def test_after_a_release_offline_pages_are_those_of_the_new_build(page, context, live_server, monkeypatch):
+    page.goto("/report")
+    controlled(page)
+    page.goto("/about")  # seen online: kept in the pages cache of this build
+    controlled(page)
+    old_build = page.get_attribute("#pwa", "data-build")
+    wait_js(page, "caches.keys().then(ns => caches.open(ns.find(n => n.startsWith('lckzm-pages-'))))"
+                  ".then(c => c.match('/about')).then(Boolean)")
+    release(page, live_server, monkeypatch, changed=["css/app.css"])
+
+    context.set_offline(True)
+    for path in ("/about", "/report", "/reports/999999"):  # once seen, precached, never seen
+        response = page.goto(path)
+        assert response.from_service_worker, path
+        assert page.get_attribute("#pwa", "data-build") == "next-release" != old_build, path
+
+
+@pytest.mark.browser
+def test_changes_to_a_draft_from_the_page_and_the_worker_at_once_are_all_kept(page):
+    """The page saving a draft while the service worker's sync records an attempt: each read
+    and write is one transaction, so neither overwrites the other's change."""
+    page.goto("/report")
+    controlled(page)
+    worker = page.context.service_workers[0]
+    draft_id = page.evaluate("""LckzmOutbox.putDraft({client_id: 'race', state: 'queued', attempts: 0,
+        created_at: Date.now(), fields: {description: ''}, photos: []}).then(() => 'race')""")
+    page.evaluate("""void (window.edits = Promise.all(Array.from({length: 10}, () =>
+        LckzmOutbox.updateDraft('race', d => { d.fields.description += 'x'; }))))""")
+    worker.evaluate("""Promise.all(Array.from({length: 10}, () =>
+        self.LckzmOutbox.updateDraft('race', d => { d.attempts += 1; })))""")
+    draft = page.evaluate(f"window.edits.then(() => LckzmOutbox.getDraft('{draft_id}'))")
+    assert draft["attempts"] == 10
+    assert draft["fields"]["description"] == "x" * 10
+
+
+@pytest.mark.browser
+def test_a_report_waiting_on_the_device_asks_the_browser_to_keep_its_storage(page, context):
+    page.add_init_script("""(() => {
+        window.persistCalls = 0;
+        if (navigator.storage) navigator.storage.persist = () => { window.persistCalls += 1; return Promise.resolve(true); };
+    })()""")
+    page.goto("/report")
+    controlled(page)
+    context.set_offline(True)
+    page.select_option("#service_code", SERVICE_CODE)
+    page.fill("#description", "Overflowing bin at the tram stop, rubbish on the pavement.")
+    page.fill("#lat", "51.7592")
+    page.fill("#long", "19.4560")
+    assert page.evaluate("window.persistCalls") == 0  # a draft being typed is not reason enough
+    page.click("#report-form button[type=submit]")
+    wait_js(page, "document.getElementById('outbox-count').textContent === '1'")
+    assert page.evaluate("window.persistCalls") >= 1
 
 
 

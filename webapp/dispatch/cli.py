@@ -1,5 +1,6 @@
-"""``flask worker`` (the outbox worker as its own process) and ``flask serve`` (development
-server with the worker in a background thread, used by ``make run``)."""
+"""``flask worker`` (the outbox worker as its own process), ``flask serve`` (development
+server with the worker in a background thread, used by ``make run``) and ``flask outbox``
+(``list [--dead]``, ``retry ID``: seeing and re-sending messages that could not be delivered)."""
 from __future__ import annotations
 
 import os
@@ -53,7 +54,60 @@ def serve_command(host: str, port: int, reload: bool) -> None:
     run_simple(host, port, app, threaded=True, use_reloader=reload)
 
 
+@click.group("outbox")
+def outbox_group() -> None:
+    """See and re-send outbox e-mails (dispatches to units, notices to residents, alerts)."""
+
+
+def _one_line(text: str | None, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@outbox_group.command("list")
+@click.option("--dead", "dead_only", is_flag=True,
+              help="Only messages that could not be delivered.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=100, show_default=True)
+@with_appcontext
+def outbox_list_command(dead_only: bool, limit: int) -> None:
+    """List outbox messages, newest first: id, status, kind, recipient, attempts, report id and
+    the last error (times UTC)."""
+    from webapp.dispatch.services import list_messages
+
+    rows = list_messages(dead_only=dead_only, limit=limit)
+    if not rows:
+        click.echo("No dead messages." if dead_only else "The outbox is empty.")
+        return
+    click.echo(f"{'ID':>6}  {'STATUS':<7}  {'KIND':<13}  {'RECIPIENT':<32}  {'TRIES':>5}  "
+               f"{'REPORT':>6}  LAST ERROR")
+    for row in rows:
+        to = ", ".join((row.payload or {}).get("to") or [])
+        report = "" if row.report_id is None else str(row.report_id)
+        click.echo(f"{row.id:>6}  {row.status:<7}  {row.kind:<13}  {_one_line(to, 32):<32}  "
+                   f"{row.attempts:>5}  {report:>6}  {_one_line(row.last_error, 200)}")
+
+
+@outbox_group.command("retry")
+@click.argument("message_id", type=int)
+@click.option("--to", "to", multiple=True, metavar="ADDRESS",
+              help="Send to this address instead (repeat for several), e.g. a unit's corrected "
+                   "address.")
+@with_appcontext
+def outbox_retry_command(message_id: int, to: tuple[str, ...]) -> None:
+    """Send message MESSAGE_ID again as soon as a worker runs (a dead one gets a fresh set of
+    attempts). Fails for an unknown id, a message already sent or a bad --to address."""
+    from webapp.dispatch.services import RetryError, retry
+
+    try:
+        row = retry(message_id, to=list(to) or None)
+    except RetryError as exc:
+        raise click.ClickException(str(exc)) from None
+    to = ", ".join((row.payload or {}).get("to") or [])
+    click.echo(f"Message {row.id} ({row.kind} to {to}) is pending again; a worker will send it.")
+
+
 def init_app(app: Flask) -> None:
-    """Register ``flask worker`` and ``flask serve``."""
+    """Register ``flask worker``, ``flask serve`` and ``flask outbox``."""
     app.cli.add_command(worker_command)
     app.cli.add_command(serve_command)
+    app.cli.add_command(outbox_group)

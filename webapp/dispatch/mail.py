@@ -38,9 +38,11 @@ def _write_eml(msg: email.message.EmailMessage, directory: Path) -> Path:
     return target
 
 
-def send_message(msg: email.message.EmailMessage) -> None:
+def send_message(msg: email.message.EmailMessage) -> dict:
     """Send ``msg`` (which must carry From/To/Subject) and return when the server accepted it.
 
+    Returns the recipients the server refused while accepting others (``{address: (code,
+    message)}``, :meth:`smtplib.SMTP.send_message`), ``{}`` when all were accepted.
     Without ``MAIL_SERVER`` the message is written to ``MAIL_OUTBOX_DIR`` as ``<id>.eml``.
     Raises :class:`OSError` (connection refused, timeout, disk full) or
     :class:`smtplib.SMTPException` (refused by the server) on failure; the caller (the outbox)
@@ -52,7 +54,7 @@ def send_message(msg: email.message.EmailMessage) -> None:
     server = config.get("MAIL_SERVER")
     if not server:
         _write_eml(msg, Path(config["MAIL_OUTBOX_DIR"]))
-        return
+        return {}
     port = int(config.get("MAIL_PORT") or 25)
     timeout = float(config.get("MAIL_TIMEOUT", 30))
     if config.get("MAIL_USE_SSL"):
@@ -65,4 +67,4 @@ def send_message(msg: email.message.EmailMessage) -> None:
             smtp.starttls(context=ssl.create_default_context())
         if config.get("MAIL_USERNAME") and config.get("MAIL_PASSWORD"):
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
-        smtp.send_message(msg)
+        return smtp.send_message(msg)

@@ -13,9 +13,12 @@ class OutboxMessage(db.Model):
     """A message waiting to be sent (an e-mail to a unit or to a resident).
 
     ``dedupe_key`` is unique, so enqueueing the same logical message twice is a no-op.
-    ``status``: ``pending`` -> ``sent``, or ``dead`` after ``OUTBOX_MAX_ATTEMPTS``.
-    A worker claims a row by moving ``locked_until`` into the future; a crashed worker's claim
-    simply expires. Times are UTC.
+    ``status``: ``pending`` -> ``sent``, or ``dead`` when the server refused it for good (SMTP
+    5xx) or after ``OUTBOX_MAX_ATTEMPTS`` temporary failures; ``flask outbox retry`` makes a dead
+    row ``pending`` again. ``last_error`` holds the last failure's text, ``dead_at`` when it died.
+    ``report_id`` names the report the message is about (None for others, e.g. admin alerts).
+    A worker claims a row by moving ``locked_until`` into the future (a lease it renews while
+    sending); a crashed worker's claim simply expires. Times are UTC.
     """
 
     __tablename__ = "outbox_message"
@@ -31,3 +34,5 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     sent_at: Mapped[object | None] = mapped_column(UTCDateTime())
+    dead_at: Mapped[object | None] = mapped_column(UTCDateTime())
+    report_id: Mapped[int | None] = mapped_column(Integer, index=True)

@@ -8,11 +8,24 @@ Delivery guarantee, stated honestly: **at least once**, with duplicates made rec
   leaves no message and a committed one always has its message.
 - A worker *claims* a row with a conditional UPDATE committed before it talks to SMTP, so two
   workers (threads or processes, SQLite or PostgreSQL) never send the same row at the same time.
+- The claim is a lease of ``OUTBOX_LOCK_SECONDS`` (20 s) that the sending worker renews while it
+  talks to SMTP, so a slow server does not let a second worker in, and a worker that died
+  (``kill -9``) releases its row within one lease: another worker sends it within about 20 s plus
+  its poll interval.
 - If a worker dies after the SMTP server accepted the message but before the row was marked
-  ``sent``, the claim expires after ``OUTBOX_LOCK_SECONDS`` and the row is sent again. SMTP has no
+  ``sent``, the lease expires and the row is sent again. SMTP has no
   way to make that impossible. The resend carries the same ``Message-ID`` (derived from the row id
   and its dedupe key, :func:`message_id`), so mail clients and archives that deduplicate on
   ``Message-ID`` show it once; others show it twice.
+
+Failures (:func:`classify_failure`): an SMTP 5xx answer to the sender, a recipient or the data
+is *permanent* (the address does not exist, the server refuses the message): the row is ``dead``
+at once. Anything else (4xx, connection refused, time-outs, 5xx during login or greeting, which
+are our configuration, not the message) is *temporary*: retried with back-off until
+``OUTBOX_MAX_ATTEMPTS``, then ``dead``. A row that dies is logged as an error and, when
+``ADMIN_EMAIL`` is set, an ``admin_alert`` e-mail is queued to that address (an alert that dies
+itself raises no further alert). ``flask outbox list --dead`` shows them, ``flask outbox retry``
+sends one again.
 
 Payload shape (JSON): ``{"to": [str], "subject": str, "text": str, "html": str | None,
 "headers": {str: str}, "report_id": int | None}``. Messages are rendered when enqueued, so the
@@ -26,11 +39,13 @@ import email.utils
 import hashlib
 import logging
 import random
+import smtplib
+import threading
 from datetime import datetime, timedelta
 
 from flask import current_app, has_request_context, render_template, url_for
 from flask_babel import force_locale, format_datetime, gettext as _
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from webapp.clock import utcnow
 from webapp.dispatch import mail
@@ -41,6 +56,9 @@ log = logging.getLogger(__name__)
 
 #: Language of e-mails to units and residents (the city works in Polish).
 MAIL_LOCALE = "pl"
+
+#: ``kind`` of the e-mail that tells the administrator a message died.
+ADMIN_ALERT = "admin_alert"
 
 
 # --------------------------------------------------------------------------- enqueue
@@ -63,8 +81,10 @@ def enqueue(kind: str, dedupe_key: str, payload: dict) -> OutboxMessage:
         select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)).first()
     if existing is not None:
         return existing
+    report_id = payload.get("report_id") if isinstance(payload, dict) else None
     row = OutboxMessage(kind=kind, dedupe_key=dedupe_key, payload=payload, status="pending",
-                        attempts=0, next_attempt_at=utcnow())
+                        attempts=0, next_attempt_at=utcnow(),
+                        report_id=report_id if isinstance(report_id, int) else None)
     db.session.add(row)
     return row
 
@@ -224,9 +244,14 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=random.uniform(delay / 2, delay))
 
 
+def lease_seconds() -> float:
+    """Length of a worker's claim on a row (``OUTBOX_LOCK_SECONDS``, 20 s by default)."""
+    return float(current_app.config.get("OUTBOX_LOCK_SECONDS", 20))
+
+
 def _claim(row_id: int, now: datetime) -> bool:
     """Claim one row for this worker; commits. True when this call won the row."""
-    lock = timedelta(seconds=int(current_app.config.get("OUTBOX_LOCK_SECONDS", 120)))
+    lock = timedelta(seconds=lease_seconds())
     table = OutboxMessage.__table__
     result = db.session.execute(
         update(table)
@@ -238,6 +263,137 @@ def _claim(row_id: int, now: datetime) -> bool:
     return result.rowcount == 1
 
 
+@contextlib.contextmanager
+def _lease(row_id: int, attempt: int, now: datetime):
+    """Keep this worker's claim on ``row_id`` alive while the body runs: every third of the
+    lease a thread moves ``locked_until`` to one lease from the current time (shifted as ``now``
+    is shifted from the clock), on its own connection. ``attempt`` (the row's ``attempts`` after our claim) fences the renewal: once
+    another worker has claimed the row after our lease lapsed, we no longer touch it."""
+    lease = lease_seconds()
+    engine = db.engine
+    table = OutboxMessage.__table__
+    stop = threading.Event()
+    offset = now - utcnow()  # tests run the worker at a moved clock; keep the same offset
+
+    def renew():
+        while not stop.wait(lease / 3):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(update(table)
+                                 .where(table.c.id == row_id, table.c.status == "pending",
+                                        table.c.attempts == attempt)
+                                 .values(locked_until=utcnow() + offset
+                                         + timedelta(seconds=lease)))
+            except Exception:  # noqa: BLE001 - a missed renewal only shortens the lease
+                log.warning("could not renew the claim on outbox message %s", row_id,
+                            exc_info=True)
+
+    thread = threading.Thread(target=renew, name=f"outbox-lease-{row_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+#: SMTP exceptions whose 5xx code means "this message will never be accepted".
+_MESSAGE_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
+                   smtplib.SMTPDataError)
+
+
+def classify_failure(exc: BaseException) -> str:
+    """``"permanent"`` or ``"temporary"`` for an exception raised while sending.
+
+    Permanent (RFC 5321 section 4.2.1, 5yz = "permanent negative completion"): a 5xx answer to
+    MAIL FROM, to every RCPT TO, or to DATA; and a payload we cannot turn into a message
+    (``KeyError``/``ValueError``/``TypeError``). Temporary: 4xx answers, connection and time-out
+    errors (:class:`OSError`, :class:`smtplib.SMTPServerDisconnected`), and failures before the
+    message is named (greeting, STARTTLS, login), which are about our configuration and would
+    kill every message at once.
+    """
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        return "permanent" if codes and all(500 <= code < 600 for code in codes) else "temporary"
+    if isinstance(exc, _MESSAGE_ERRORS):
+        return "permanent" if 500 <= exc.smtp_code < 600 else "temporary"
+    if isinstance(exc, (KeyError, ValueError, TypeError)):
+        return "permanent"
+    return "temporary"
+
+
+def _describe(exc: BaseException) -> str:
+    """The error text kept on the row: the server's own words where it gave any."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        parts = [f"{addr}: {code} {_text(msg)}" for addr, (code, msg) in exc.recipients.items()]
+        text = "recipient refused: " + "; ".join(parts)
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        text = f"{type(exc).__name__}: {exc.smtp_code} {_text(exc.smtp_error)}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return text[:2000]
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _alert_admin(row: OutboxMessage) -> OutboxMessage | None:
+    """Queue an e-mail to ``ADMIN_EMAIL`` saying that ``row`` died (no commit).
+
+    None when no ``ADMIN_EMAIL`` is set, or when ``row`` is itself an alert (so an unreachable
+    administrator does not start a loop of alerts about alerts). Dedupe key:
+    ``admin_alert:{row id}:{dead_at}``, one alert per death (a retried row that dies again is
+    reported again)."""
+    admin = (current_app.config.get("ADMIN_EMAIL") or "").strip()
+    if not admin or row.kind == ADMIN_ALERT:
+        return None
+    to = ", ".join((row.payload or {}).get("to") or [])
+    with mail_context():
+        subject = _("Undeliverable e-mail %(id)s to %(to)s", id=row.id, to=to)
+        lines = [
+            _("The portal could not deliver an e-mail and has stopped trying."),
+            "",
+            _("Message: %(id)s (%(kind)s)", id=row.id, kind=row.kind),
+            _("To: %(to)s", to=to),
+            _("Subject: %(subject)s", subject=(row.payload or {}).get("subject", "")),
+            _("Attempts: %(n)s", n=row.attempts),
+            _("Error: %(error)s", error=row.last_error or ""),
+        ]
+        if row.report_id is not None:
+            lines.append(_("Report: %(url)s", url=absolute_url("reports.detail",
+                                                                report_id=row.report_id)))
+        lines += ["",
+                  _("Correct the address (routing.toml) or the mail server, then send it again "
+                    "with: flask outbox retry %(id)s (add --to ADDRESS for a new address)",
+                    id=row.id),
+                  _("All undelivered e-mails: flask outbox list --dead")]
+        payload = {"to": [admin], "subject": subject, "text": "\n".join(lines) + "\n",
+                   "html": None, "headers": {}, "report_id": None}
+    stamp = row.dead_at.strftime("%Y%m%dT%H%M%S.%f")
+    return enqueue(ADMIN_ALERT, f"admin_alert:{row.id}:{stamp}", payload)
+
+
+def _fail(row: OutboxMessage, exc: BaseException, now: datetime, max_attempts: int) -> None:
+    """Record a failed attempt on ``row``: dead at once when permanent or out of attempts
+    (logged as an error, admin alerted), else pending again after back-off (a warning)."""
+    kind = classify_failure(exc)
+    row.last_error = _describe(exc)
+    row.locked_until = None
+    if kind == "permanent" or row.attempts >= max_attempts:
+        row.status = "dead"
+        row.dead_at = utcnow()
+        reason = "refused permanently" if kind == "permanent" else \
+            f"failed {row.attempts} times"
+        log.error("outbox message %s (%s, %s) is dead: %s: %s", row.id, row.kind,
+                  row.dedupe_key, reason, row.last_error)
+        _alert_admin(row)
+    else:
+        row.next_attempt_at = now + _backoff(row.attempts)
+        log.warning("outbox message %s attempt %d failed (temporary), next at %s: %s",
+                    row.id, row.attempts, row.next_attempt_at.isoformat(), row.last_error)
+
+
 def process_due(*, limit: int = 20, now: datetime | None = None) -> int:
     """Send up to ``limit`` due outbox rows; return how many were sent.
 
@@ -245,10 +401,13 @@ def process_due(*, limit: int = 20, now: datetime | None = None) -> int:
     (``locked_until`` empty or past). Each row is claimed by :func:`_claim` (``UPDATE ... WHERE
     id=:id AND status='pending' AND (locked_until IS NULL OR locked_until < now)`` setting
     ``locked_until = now + OUTBOX_LOCK_SECONDS`` and ``attempts + 1``), committed before
-    sending. On success: ``status='sent'``, ``sent_at``. On failure: ``last_error`` and
-    ``next_attempt_at = now + back-off``; after ``OUTBOX_MAX_ATTEMPTS`` attempts ``status='dead'``
-    (logged as an error; nothing is deleted). ``now`` is UTC (tests move it forward).
-    Must run inside an app context; commits its own transactions.
+    sending, and the lease is renewed while sending (:func:`_lease`). On success:
+    ``status='sent'``, ``sent_at``. On failure (:func:`classify_failure`): a permanent one makes
+    the row ``dead`` at once; a temporary one sets ``next_attempt_at = now + back-off``, and
+    ``dead`` after ``OUTBOX_MAX_ATTEMPTS`` attempts. Either way ``last_error`` keeps the server's
+    answer; a death is logged as an error and alerts ``ADMIN_EMAIL`` (nothing is deleted).
+    ``now`` is UTC (tests move it forward). Must run inside an app context; commits its own
+    transactions.
     """
     now = now or utcnow()
     max_attempts = int(current_app.config.get("OUTBOX_MAX_ATTEMPTS", 8))
@@ -264,26 +423,86 @@ def process_due(*, limit: int = 20, now: datetime | None = None) -> int:
         if not _claim(row_id, now):
             continue  # another worker has it
         row = db.session.get(OutboxMessage, row_id)
+        attempt = row.attempts
         try:
-            mail.send_message(build_message(row))
-        except Exception as exc:  # any failure is retried; the error is kept on the row
-            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            row.locked_until = None
-            if row.attempts >= max_attempts:
-                row.status = "dead"
-                log.error("outbox message %s (%s) is dead after %d attempts: %s",
-                          row.id, row.dedupe_key, row.attempts, row.last_error)
-            else:
-                row.next_attempt_at = now + _backoff(row.attempts)
-                log.warning("outbox message %s attempt %d failed, next at %s: %s",
-                            row.id, row.attempts, row.next_attempt_at.isoformat(),
-                            row.last_error)
+            msg = build_message(row)
+            db.session.commit()  # no transaction stays open while we talk to SMTP
+            with _lease(row_id, attempt, now):
+                refused = mail.send_message(msg)
+        except Exception as exc:  # kept on the row; classify_failure decides what follows
+            _fail(row, exc, now, max_attempts)
             db.session.commit()
             continue
         row.status = "sent"
         row.sent_at = utcnow()
         row.locked_until = None
-        row.last_error = None
+        row.last_error = _describe_refused(refused) if refused else None
         db.session.commit()
         sent += 1
     return sent
+
+
+def _describe_refused(refused: dict) -> str:
+    """``last_error`` of a message sent to some but not all of its recipients."""
+    return ("sent, but some recipients were refused: "
+            + "; ".join(f"{addr}: {code} {_text(msg)}"
+                        for addr, (code, msg) in refused.items()))[:2000]
+
+
+# --------------------------------------------------------------------------- operating
+
+#: Built once, on the Core table: constructing an ORM select on every call cost ~1 ms, four
+#: times the query itself (SQLite, measured), and ``/healthz`` runs it on every probe.
+_DEAD_COUNT = (select(func.count()).select_from(OutboxMessage.__table__)
+               .where(OutboxMessage.__table__.c.status == "dead"))
+
+
+def dead_count() -> int:
+    """How many outbox rows are ``dead`` (one ``count(*)`` on the status index; for
+    ``/healthz``, which uses it as its database check too)."""
+    return int(db.session.scalar(_DEAD_COUNT))
+
+
+def list_messages(*, dead_only: bool = False, limit: int = 100) -> list[OutboxMessage]:
+    """Outbox rows, newest first (``dead_only``: only ``dead`` ones), at most ``limit``."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if dead_only:
+        query = query.where(OutboxMessage.status == "dead")
+    return list(db.session.scalars(query))
+
+
+class RetryError(Exception):
+    """The row cannot be retried (unknown id, or already sent); ``str()`` says why."""
+
+
+def retry(row_id: int, *, to: list[str] | None = None,
+          now: datetime | None = None) -> OutboxMessage:
+    """Make a ``dead`` (or waiting ``pending``) row due now, with a fresh set of attempts;
+    commits and returns it. ``to`` replaces the recipients (a message is rendered when queued,
+    so a unit's corrected address in ``routing.toml`` does not reach an old message by
+    itself); each must be a valid address. ``last_error`` stays until a send succeeds.
+    Raises :class:`RetryError` for an unknown id, a row already ``sent`` or a bad address."""
+    from email_validator import EmailNotValidError, validate_email
+
+    row = db.session.get(OutboxMessage, row_id)
+    if row is None:
+        raise RetryError(f"no outbox message {row_id}")
+    if row.status == "sent":
+        raise RetryError(f"outbox message {row_id} was already sent at "
+                         f"{row.sent_at:%Y-%m-%d %H:%M:%S} UTC")
+    if to:
+        for address in to:
+            try:
+                validate_email(address, check_deliverability=False)
+            except EmailNotValidError as exc:
+                raise RetryError(f"not an e-mail address: {address!r} ({exc})") from None
+        row.payload = {**row.payload, "to": list(to)}  # a new dict: JSON columns track assignment
+    row.status = "pending"
+    row.attempts = 0
+    row.next_attempt_at = now or utcnow()
+    row.locked_until = None
+    row.dead_at = None
+    db.session.commit()
+    log.info("outbox message %s (%s) queued again by an operator, to %s", row.id, row.kind,
+             ", ".join(row.payload.get("to") or []))
+    return row

@@ -7,8 +7,6 @@ from pathlib import Path
 import markdown
 from flask import Blueprint, jsonify, render_template
 from markupsafe import Markup
-from sqlalchemy import text
-
 from webapp.extensions import db
 
 bp = Blueprint("pages", __name__)
@@ -49,10 +47,13 @@ def privacy():
 
 @bp.get("/healthz")
 def healthz():
-    """200 ``{"status": "ok"}`` when the database answers, 503 otherwise."""
+    """200 ``{"status": "ok", "database": "ok", "outbox_dead": N}`` when the database answers
+    (N: e-mails that could not be delivered, see ``flask outbox list --dead``; one indexed
+    count, which doubles as the database check), 503 otherwise."""
+    from webapp.dispatch.services import dead_count
     try:
-        db.session.execute(text("SELECT 1"))
+        dead = dead_count()
     except Exception:  # noqa: BLE001 - any database failure means "not healthy"
         db.session.rollback()
         return jsonify({"status": "error", "database": "unreachable"}), 503
-    return jsonify({"status": "ok"})
+    return jsonify({"status": "ok", "database": "ok", "outbox_dead": dead})

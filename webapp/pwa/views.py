@@ -8,45 +8,85 @@ The service worker must be served from the root so its scope can be ``/`` (a scr
 from __future__ import annotations
 
 import hashlib
+import json
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, make_response, render_template, send_from_directory
+from flask import (Blueprint, current_app, jsonify, make_response, render_template, send_from_directory,
+                   url_for)
 from flask_wtf.csrf import generate_csrf
 
 bp = Blueprint("pwa", __name__)
 
-#: Files under ``static/`` whose change must reach installed apps (the service worker precaches
-#: them cache-first, so a new build id is what makes phones fetch them again).
+#: Files under ``static/`` the service worker may cache, each under its own revision.
 BUILD_SUFFIXES = (".js", ".css", ".png", ".json", ".svg", ".woff2")
+#: Pages the service worker precaches (the shell) or may keep: their revision is the build id,
+#: since they link every static file and carry the translated templates.
+SHELL_PAGES = ("reports.new", "pwa.offline", "pages.home", "pwa.install")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:12]
 
 
 @lru_cache(maxsize=4)
-def static_build_id(static_folder: str) -> str:
-    """A 12-hex-digit SHA-256 over the names and bytes of the shipped static files.
+def static_revisions(static_folder: str) -> dict[str, str]:
+    """``{path under static/ (POSIX): 12-hex-digit SHA-256 of its bytes}`` for the shipped files.
 
-    Prepended to ``sw.js`` as ``self.LCKZM_BUILD``: any change to a precached file changes the
-    service worker's bytes, which is how browsers notice an update (Service Workers §
-    "Update"). Computed once per process; a deployment restarts the process.
+    The service worker keeps a cached file while its revision is unchanged, so a release that
+    changes one file makes phones download that file only. Computed once per process; a
+    deployment restarts the process.
+    """
+    root = Path(static_folder)
+    return {path.relative_to(root).as_posix(): _digest(path.read_bytes())
+            for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in BUILD_SUFFIXES)}
+
+
+@lru_cache(maxsize=4)
+def static_build_id(static_folder: str, template_folder: str = "") -> str:
+    """A 12-hex-digit SHA-256 over the static files' revisions and the templates' bytes.
+
+    Prepended to ``sw.js`` as ``self.LCKZM_BUILD`` (with the revisions): any change to a
+    shipped file or a template changes the service worker's bytes, which is how browsers
+    notice an update (Service Workers § "Update"); the pages cached by the worker are named
+    after it, so after a release no old page is served with the new scripts.
     """
     digest = hashlib.sha256()
-    root = Path(static_folder)
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in BUILD_SUFFIXES):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
+    for name, revision in static_revisions(static_folder).items():
+        digest.update(f"{name}:{revision}\n".encode())
+    if template_folder:
+        root = Path(template_folder)
+        for path in sorted(p for p in root.rglob("*.html") if p.is_file()):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
 def build_id() -> str:
-    """The current build id: ``PWA_BUILD`` from the config (a release tag) or the static hash."""
-    return current_app.config.get("PWA_BUILD") or static_build_id(current_app.static_folder)
+    """The current build id: ``PWA_BUILD`` from the config (a release tag) or the content hash."""
+    template_folder = str(Path(current_app.root_path, current_app.template_folder or ""))
+    return current_app.config.get("PWA_BUILD") or static_build_id(current_app.static_folder, template_folder)
+
+
+def precache_revisions() -> dict[str, str]:
+    """``{URL path: revision}`` of everything the service worker may cache under a revision:
+    every static file (its content hash), ``/manifest.json``, and the shell pages (the build)."""
+    files = static_revisions(current_app.static_folder)
+    revisions = {url_for("static", filename=name): revision for name, revision in files.items()}
+    if "manifest.json" in files:
+        revisions[url_for("pwa.manifest")] = files["manifest.json"]
+    build = build_id()
+    revisions.update({url_for(endpoint): build for endpoint in SHELL_PAGES})
+    return revisions
 
 
 @bp.get("/sw.js")
 def service_worker():
-    """The service worker, with the build id in its first line, scope allowed at ``/``."""
+    """The service worker, with the build id and the revision of every file it may cache
+    prepended, scope allowed at ``/``."""
     source = (Path(current_app.static_folder) / "sw.js").read_text(encoding="utf-8")
-    body = f'self.LCKZM_BUILD = "{build_id()}";\n{source}'
+    body = (f"self.LCKZM_BUILD = {json.dumps(build_id())};\n"
+            f"self.LCKZM_REVISIONS = {json.dumps(precache_revisions(), sort_keys=True)};\n{source}")
     response = make_response(body)
     response.headers["Content-Type"] = "text/javascript; charset=utf-8"
     response.headers["Service-Worker-Allowed"] = "/"

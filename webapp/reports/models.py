@@ -34,7 +34,8 @@ class Status(str, enum.Enum):
 
 STATUS_LABELS = {
     Status.AWAITING_MODERATION: _l("Awaiting moderation"),
-    Status.DISPATCHED: _l("Sent to the responsible unit"),
+    # Not "sent": the e-mail may still be queued or undeliverable (the report pages say which).
+    Status.DISPATCHED: _l("Assigned to the responsible unit"),
     Status.ACCEPTED: _l("Accepted"),
     Status.IN_PROGRESS: _l("In progress"),
     Status.RESOLVED: _l("Resolved"),

@@ -1,6 +1,7 @@
 """The report form, submission and the private tracking page (thin: parse, call, render)."""
 from __future__ import annotations
 
+import json
 import uuid
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
@@ -114,18 +115,22 @@ def _read_photos(form: ReportForm):
 def _respond_submitted(submitted: Submitted):
     report = submitted.report
     track = url_for("reports.track", token=submitted.tracking_token)
+    sent = {
+        "service_request_id": str(report.id),
+        "number": report.number,
+        "status": report.status,
+        "created": submitted.created,
+        "public_url": url_for("reports.detail", report_id=report.id),
+        "tracking_url": track,
+    }
     if wants_json():
-        return jsonify({
-            "service_request_id": str(report.id),
-            "number": report.number,
-            "status": report.status,
-            "created": submitted.created,
-            "public_url": url_for("reports.detail", report_id=report.id),
-            "tracking_url": track,
-        }), (201 if submitted.created else 200)
+        return jsonify(sent), (201 if submitted.created else 200)
     if is_htmx():
-        return render_template("reports/_sent.html", report=report, tracking_url=track,
-                               created=submitted.created)
+        response = current_app.make_response(render_template(
+            "reports/_sent.html", report=report, tracking_url=track, created=submitted.created))
+        # For static/js/drafts.js ("my reports" on the device), instead of scraping the fragment.
+        response.headers["HX-Trigger"] = json.dumps({"report-sent": {**sent, "client_id": report.client_id}})
+        return response
     return redirect(url_for("reports.track", token=submitted.tracking_token, sent=1), 303)
 
 
@@ -146,13 +151,14 @@ def track(token: str):
     report = find_by_tracking_token(token)
     if report is None:
         abort(404)
-    from webapp.reports.queries import service_name, timeline
+    from webapp.reports.queries import service_name, timeline, unit_name
     from webapp.routing.services import current_routing
     config = current_routing()
     response = current_app.make_response(render_template(
         "reports/track.html", report=report, sent=request.args.get("sent") == "1",
         tracking_url=url_for("reports.track", token=token),
         category=service_name(config, report.service_code, _lang()),
+        unit=unit_name(config, report.agency_responsible, _lang()),
         history=timeline(config, report, _lang())))
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Robots-Tag"] = "noindex"

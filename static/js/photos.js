@@ -1,0 +1,138 @@
+// Photos chosen in the report form, prepared on the device: the EXIF position and time read from
+// the original (exifr, loaded on first use), then a scaled-down JPEG (a phone's 12 MP photo
+// becomes ~0.5 MB, which matters on a weak connection). No DOM of the form here: drafts.js
+// calls choose() and puts the result in the form and the draft. Exposed as window.LckzmPhotos.
+(function () {
+  "use strict";
+
+  var MAX_SIDE = 2048;           // px, long side of a photo sent from the phone
+  var JPEG_QUALITY = 0.85;
+  var KEEP_ORIGINAL_BYTES = 2 * 1024 * 1024;  // a small JPEG is sent as it is (no re-encoding loss)
+
+  var fmt = window.LckzmDom.fmt;
+  var exifrLoading = null;
+
+  function loadExifr(src) {
+    if (window.exifr) return Promise.resolve(window.exifr);
+    if (!exifrLoading) {
+      exifrLoading = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = src;
+        script.onload = function () { resolve(window.exifr); };
+        script.onerror = function () { exifrLoading = null; reject(new Error("exifr")); };
+        document.head.appendChild(script);
+      });
+    }
+    return exifrLoading;
+  }
+
+  // {lat, long, taken_at} read from the original file (before any resizing drops the EXIF).
+  function readExif(file, exifrSrc) {
+    return loadExifr(exifrSrc).then(function (exifr) {
+      return exifr.parse(file, { tiff: true, exif: true, gps: true, ifd1: false, xmp: false, icc: false, iptc: false });
+    }).then(function (tags) {
+      tags = tags || {};
+      var ok = typeof tags.latitude === "number" && typeof tags.longitude === "number" &&
+        isFinite(tags.latitude) && isFinite(tags.longitude) && !(tags.latitude === 0 && tags.longitude === 0);
+      var taken = tags.DateTimeOriginal instanceof Date && !isNaN(tags.DateTimeOriginal) ? tags.DateTimeOriginal : null;
+      return { lat: ok ? tags.latitude : null, long: ok ? tags.longitude : null, taken_at: taken ? taken.toISOString() : null };
+    }).catch(function () { return { lat: null, long: null, taken_at: null }; });
+  }
+
+  function jpegName(name) { return String(name || "photo").replace(/\.[^.]*$/, "") + ".jpg"; }
+
+  // A JPEG of at most MAX_SIDE px, upright (EXIF orientation applied); the original when it is
+  // already a small JPEG or the browser cannot decode it (HEIC in most browsers: the server
+  // converts it).
+  function shrink(file) {
+    return createImageBitmap(file, { imageOrientation: "from-image" }).then(function (bitmap) {
+      var side = Math.max(bitmap.width, bitmap.height);
+      if (side <= MAX_SIDE && file.type === "image/jpeg" && file.size <= KEEP_ORIGINAL_BYTES) {
+        bitmap.close();
+        return { blob: file, name: file.name, type: file.type };
+      }
+      var scale = Math.min(1, MAX_SIDE / side);
+      var w = Math.max(1, Math.round(bitmap.width * scale));
+      var h = Math.max(1, Math.round(bitmap.height * scale));
+      var canvas = document.createElement("canvas");
+      canvas.width = w;
+      canvas.height = h;
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, w, h);
+      bitmap.close();
+      return new Promise(function (resolve, reject) {
+        canvas.toBlob(function (blob) {
+          if (blob) resolve({ blob: blob, name: jpegName(file.name), type: "image/jpeg" });
+          else reject(new Error("toBlob"));
+        }, "image/jpeg", JPEG_QUALITY);
+      });
+    });
+  }
+
+  function prepare(file, exifrSrc) {
+    return readExif(file, exifrSrc).then(function (meta) {
+      var fallback = function () {
+        meta.unreadable = true;
+        return { blob: file, name: file.name, type: file.type };
+      };
+      var scaled = window.createImageBitmap ? shrink(file).catch(fallback) : Promise.resolve(fallback());
+      return scaled.then(function (out) {
+        return { blob: out.blob, name: out.name, type: out.type, lat: meta.lat, long: meta.long,
+                 taken_at: meta.taken_at, unreadable: !!meta.unreadable, original_name: file.name };
+      });
+    });
+  }
+
+  // A first, coarse check against the city's bounding box "minLong,minLat,maxLong,maxLat" (the
+  // server checks the real outline): a photo from a holiday abroad must not silently become the
+  // location of the problem.
+  function inCity(p, bbox) {
+    var box = (bbox || "").split(",").map(Number);
+    if (box.length !== 4 || box.some(isNaN)) return true;
+    return p.long >= box[0] && p.lat >= box[1] && p.long <= box[2] && p.lat <= box[3];
+  }
+
+  // The first photo with a position inside the city's box, or null.
+  function locatedInCity(photos, bbox) {
+    return photos.filter(function (p) {
+      return p.lat !== null && p.lat !== undefined && inCity(p, bbox);
+    })[0] || null;
+  }
+
+  // Prepare the chosen files. opts: {max (photos kept), exifrSrc, bbox, msg (the #pwa dataset
+  // with the translated messages)}. Resolves {photos: [{blob, name, type, lat, long, taken_at}],
+  // position: {lat, long} of the first photo taken in the city or null, message: what to tell
+  // the resident}.
+  function choose(files, opts) {
+    var msg = opts.msg;
+    var messages = [];
+    if (files.length > opts.max) {
+      messages.push(fmt(msg.msgPhotoTooMany, { n: opts.max }));
+      files = files.slice(0, opts.max);
+    }
+    return Promise.all(files.map(function (f) { return prepare(f, opts.exifrSrc); })).then(function (prepared) {
+      prepared.forEach(function (p) {
+        if (p.unreadable) messages.push(fmt(msg.msgPhotoUnreadable, { name: p.original_name }));
+      });
+      var located = prepared.filter(function (p) { return p.lat !== null; })[0];
+      var position = null;
+      if (located && !inCity(located, opts.bbox)) {
+        messages.unshift(fmt(msg.msgPhotoOutside, { lat: located.lat.toFixed(5), long: located.long.toFixed(5) }));
+      } else if (located) {
+        position = { lat: located.lat, long: located.long };
+        messages.unshift(fmt(msg.msgPhotoPosition, { lat: located.lat.toFixed(5), long: located.long.toFixed(5) }) +
+          (located.taken_at ? " " + fmt(msg.msgPhotoTaken, { time: new Date(located.taken_at).toLocaleString(document.documentElement.lang || undefined) }) : ""));
+      } else {
+        messages.unshift(fmt(msg.msgPhotoNoPosition, { name: files[0].name }));
+      }
+      return {
+        photos: prepared.map(function (p) {
+          return { blob: p.blob, name: p.name, type: p.type, lat: p.lat, long: p.long, taken_at: p.taken_at };
+        }),
+        position: position,
+        message: messages.join(" ")
+      };
+    });
+  }
+
+  window.LckzmPhotos = { choose: choose, locatedInCity: locatedInCity };
+})();
