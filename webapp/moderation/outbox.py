@@ -1,5 +1,6 @@
 """Dead outbox messages (undeliverable e-mail) in the panel: see the error, fix the address,
-send again. Works with the outbox as it is: ``status='dead'`` and ``last_error``."""
+send again. Like ``webapp.dispatch.services.retry`` (``flask outbox retry --to``), but adds to
+the caller's transaction, so the audit entry commits with the change."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -36,6 +37,7 @@ def resend(message_id: int, to: str, *, actor) -> OutboxMessage:
     row.attempts = 0
     row.locked_until = None
     row.next_attempt_at = utcnow()
+    row.dead_at = None
     record("outbox.resend", actor=actor, object_type="outbox", object_id=row.id,
            before=before, after={"to": [address]})
     return row
