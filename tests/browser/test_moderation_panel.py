@@ -28,6 +28,14 @@ def _status(app, report_id):
         return db.session.get(Report, report_id).status
 
 
+def _label(app, status):
+    """The Polish label of ``status``, as the page shows it."""
+    from flask_babel import force_locale
+    from webapp.reports.models import Status
+    with app.test_request_context("/"), force_locale("pl"):
+        return Status(status).label
+
+
 def _log_in_and_enrol(page, url, email):
     page.goto(f"{url}/admin/login?lang=pl")
     assert axe_violations(page) == []
@@ -60,7 +68,7 @@ def test_operator_works_through_the_queue_with_the_keyboard(live_server, page):
     page.keyboard.press("j")
     expect(page.locator(f"#report-{first}")).to_be_focused()
     page.keyboard.press("a")  # approve and send
-    expect(page.locator(f"#report-{first} .report-status")).to_have_text("Przekazane do jednostki")
+    expect(page.locator(f"#report-{first} .report-status")).to_have_text(_label(app, "dispatched"))
     expect(page.locator(f"#report-{first}")).to_be_focused()  # the operator keeps their place
     assert _status(app, first) == "dispatched"
 
@@ -73,7 +81,7 @@ def test_operator_works_through_the_queue_with_the_keyboard(live_server, page):
     page.keyboard.type("Znak został już podniesiony.")
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
-    expect(page.locator(f"#report-{second} .report-status")).to_have_text("Odrzucone")
+    expect(page.locator(f"#report-{second} .report-status")).to_have_text(_label(app, "rejected"))
     expect(page.locator(f"#report-{second}")).to_be_focused()
     assert _status(app, second) == "rejected"
     assert axe_violations(page) == []
