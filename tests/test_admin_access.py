@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
+from webapp.departments.services import issue_link, link_url
+from webapp.extensions import db
 from tests.factories import make_report
-from tests.helpers import csrf_token
-from tests.staff import staff_client
+from tests.helpers import csrf_token, staff_client
 
 #: The login steps themselves are the only /admin routes open to everyone.
 PUBLIC = {"auth.login", "auth.second_factor", "auth.enrol", "auth.logout"}
@@ -21,7 +23,8 @@ def _staff_routes(app):
         view = app.view_functions[rule.endpoint]
         role = getattr(view, "staff_role", None)
         assert role in ("operator", "admin"), f"{rule.rule} is not behind staff_required"
-        values = {arg: (1 if rule._converters[arg].__class__.__name__ == "IntegerConverter" else "note")
+        # The app's own int converter (webapp.inputs) is a subclass of Werkzeug's.
+        values = {arg: (1 if isinstance(rule._converters[arg], IntegerConverter) else "note")
                   for arg in rule.arguments}
         url = rule.rule
         for arg, value in values.items():
@@ -45,11 +48,9 @@ def _is_login_redirect(response):
 @pytest.fixture
 def unit_holder(app):
     """A client that opened a unit's signed link (a valid one, so it has a session too)."""
-    from webapp.departments.services import issue_link, link_url
-    from webapp.extensions import db
     with app.app_context():
         report = make_report()
-        link = issue_link(report, "zdit")
+        link = issue_link(report, "zdit", max_age_days=30)
         db.session.commit()
         url = link_url(link).replace("http://127.0.0.1:5000", "")
     client = app.test_client()

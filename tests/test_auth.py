@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pyotp
 
-from tests.helpers import csrf_token
-from tests.staff import (PASSWORD, create_staff, enrol, login, next_code, post_password,
-                         staff_client)
+from tests.factories import create_staff, staff_id
+from tests.helpers import (PASSWORD, csrf_token, enrol, login, next_code, post_password,
+                           staff_client)
 
 
 def _audit(app, action):
@@ -140,8 +140,7 @@ def test_admin_creates_an_operator_in_the_panel(app):
 def test_admin_resets_a_lost_second_factor(app):
     admin, _, _ = staff_client(app, "admin@lodz.example", "admin")
     operator, secret, _ = staff_client(app, "op@lodz.example", "operator")
-    from tests.staff import _user_id
-    uid = _user_id(app, "op@lodz.example")
+    uid = staff_id(app, "op@lodz.example")
     token = csrf_token(admin, "/admin/users")
     response = admin.post(f"/admin/users/{uid}", data={"csrf_token": token, "role": "operator",
                                                        "active": "y", "reset_totp": "y"})
@@ -157,8 +156,7 @@ def test_admin_resets_a_lost_second_factor(app):
 def test_deactivated_account_cannot_log_in(app):
     admin, _, _ = staff_client(app, "admin@lodz.example", "admin")
     operator, secret, _ = staff_client(app, "op@lodz.example", "operator")
-    from tests.staff import _user_id
-    uid = _user_id(app, "op@lodz.example")
+    uid = staff_id(app, "op@lodz.example")
     token = csrf_token(admin, "/admin/users")
     admin.post(f"/admin/users/{uid}", data={"csrf_token": token, "role": "operator"})
     assert operator.get("/admin/queue").status_code == 302

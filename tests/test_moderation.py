@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import make_report
-from tests.helpers import csrf_token, report_form
-from tests.staff import staff_client
+from tests.helpers import csrf_token, report_form, staff_client
 
 
 @pytest.fixture
@@ -120,10 +119,14 @@ def test_reroute_records_the_reason_in_the_routing_explanation(app, operator):
     assert response.status_code == 200
     report = _report(app, rid)
     assert report.agency_responsible == "wgk"
-    assert "Sygnalizacja na terenie zarządzanym przez WGK" in report.routing_reason
+    assert report.routing_rule == "operator:Sygnalizacja na terenie zarządzanym przez WGK"
+    assert "Sygnalizacja na terenie zarządzanym przez WGK" in response.get_data(as_text=True)
     assert _audit(app, "report.reroute")[0].before["agency_responsible"] == "zdit"
     assert _act(operator, rid, "approve").status_code == 200
-    assert _outbox(app, "dispatch")[0][1]["to"] == ["zgloszenia@wgk.lodz.example"]
+    payload = _outbox(app, "dispatch")[0][1]
+    assert payload["to"] == ["zgloszenia@wgk.lodz.example"]
+    # The unit's e-mail says why it got the report, in the operator's words.
+    assert "Sygnalizacja na terenie zarządzanym przez WGK" in payload["text"]
     missing = _act(operator, _waiting(app), "reroute", service_code="TRAFFIC_LIGHT", unit="wgk", reason="")
     assert missing.status_code == 422
 

@@ -7,8 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from tests.helpers import csrf_token, report_form
-from tests.staff import staff_client
+from tests.helpers import csrf_token, report_form, staff_client
 
 
 def _body(message) -> str:

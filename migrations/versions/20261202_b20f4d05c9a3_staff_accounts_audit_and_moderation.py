@@ -1,7 +1,7 @@
 """staff accounts, audit trail and moderation (holds, notes, blocks, switches, photos)
 
 Revision ID: b20f4d05c9a3
-Revises: f7aa94f408d2
+Revises: dbd90d0dc780
 Create Date: 2026-12-02 05:51:00.290181
 
 """
@@ -13,7 +13,7 @@ import webapp.clock  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = 'b20f4d05c9a3'
-down_revision = 'f7aa94f408d2'
+down_revision = 'dbd90d0dc780'
 branch_labels = None
 depends_on = None
 

@@ -8,8 +8,8 @@ import pyotp
 import pytest
 
 from tests.browser.axe import axe_violations
-from tests.factories import make_report
-from tests.staff import PASSWORD, create_staff, next_code
+from tests.factories import create_staff, make_report
+from tests.helpers import PASSWORD, next_code
 
 pytestmark = pytest.mark.browser
 

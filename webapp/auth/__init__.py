@@ -5,14 +5,14 @@ session generation; "log out everywhere" bumps the generation so every other ses
 """
 from __future__ import annotations
 
+from webapp.auth import models  # noqa: F401  (the tables)
+from webapp.auth import session as staff_session
+from webapp.auth.cli import users_cli
+from webapp.auth.views import bp
+
 
 def init_app(app) -> None:
     """Bind Flask-Login, register the model, the ``/admin`` login routes and ``flask users``."""
-    from webapp.auth import models  # noqa: F401
-    from webapp.auth import session as staff_session
-    from webapp.auth.views import bp
-    from webapp.auth.cli import users_cli
-
     staff_session.init_app(app)
     app.register_blueprint(bp)
     app.cli.add_command(users_cli)

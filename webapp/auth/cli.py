@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
+from flask_babel import force_locale
+
+from webapp.auth.services import AuthError, create_user
+from webapp.extensions import db
 
 users_cli = AppGroup("users", help="Staff accounts of the moderation panel.")
 
@@ -14,11 +18,6 @@ users_cli = AppGroup("users", help="Staff accounts of the moderation panel.")
 @click.password_option(help="Password (at least 12 characters); prompted when omitted.")
 def create_command(email: str, role: str, name: str, password: str) -> None:
     """Create a staff account. The user enrols TOTP at the first login."""
-    from flask_babel import force_locale
-
-    from webapp.auth.services import AuthError, create_user
-    from webapp.extensions import db
-
     try:
         user = create_user(email, password, role, name=name)
     except AuthError as exc:

@@ -5,6 +5,7 @@ import os
 
 from flask import Flask
 
+from webapp.auth.services import load_session_user
 from webapp.extensions import login_manager
 
 
@@ -27,5 +28,4 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(session_id: str):
-        from webapp.auth.services import load_session_user
         return load_session_user(session_id)

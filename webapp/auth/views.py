@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
+from webapp.audit.services import record
 from webapp.auth import services
 from webapp.auth.access import SEEN_KEY, staff_required
 from webapp.auth.forms import ROLE_LABELS, CodeForm, CreateUserForm, LoginForm, UpdateUserForm
@@ -103,6 +104,21 @@ def second_factor():
     return render_template("auth/code.html", form=form, error=error), status
 
 
+def _enrolment_secret(pending: dict) -> str:
+    """The TOTP key being enrolled, made once and kept in the pending login."""
+    secret = pending.get("secret")
+    if not secret:
+        secret = services.new_totp_secret()
+        session[PENDING_KEY] = {**pending, "secret": secret}
+    return secret
+
+
+def _enrol_page(user, form, secret: str, error):
+    uri = services.provisioning_uri(user, secret)
+    return render_template("auth/enrol.html", form=form, error=error, secret=secret,
+                           qr=services.qr_svg_data_uri(uri)), (200 if error is None else 422)
+
+
 @bp.route("/login/enrol", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def enrol():
@@ -112,10 +128,7 @@ def enrol():
     if user is None or user.totp_confirmed_at:
         return redirect(url_for("auth.login"))
     pending = session[PENDING_KEY]
-    secret = pending.get("secret")
-    if not secret:
-        secret = services.new_totp_secret()
-        session[PENDING_KEY] = {**pending, "secret": secret}
+    secret = _enrolment_secret(pending)
     form = CodeForm()
     error = None
     if form.validate_on_submit():
@@ -131,10 +144,7 @@ def enrol():
                                    next_url=_safe_next(next_url))
     elif request.method == "POST":
         error = _("Enter the code.")
-    uri = services.provisioning_uri(user, secret)
-    status = 200 if error is None else 422
-    return render_template("auth/enrol.html", form=form, error=error, secret=secret,
-                           qr=services.qr_svg_data_uri(uri)), status
+    return _enrol_page(user, form, secret, error)
 
 
 @bp.post("/logout")
@@ -171,7 +181,6 @@ def regenerate_codes():
     """New recovery codes (the old ones stop working)."""
     user = current_user._get_current_object()
     codes = services.new_recovery_codes(user)
-    from webapp.audit.services import record
     record("user.recovery_codes", actor=user, object_type="staff_user", object_id=user.id)
     db.session.commit()
     return render_template("auth/recovery_codes.html", codes=codes,

@@ -8,16 +8,16 @@ imports them, never the reverse. It reacts to submissions through
 """
 from __future__ import annotations
 
+import os
+
+from webapp.moderation import hooks, models  # noqa: F401  (models: the tables)
+from webapp.moderation.audit_views import bp as audit_bp
+from webapp.moderation.views import bp
+
 
 def init_app(app) -> None:
     """Register models, the panel blueprint, the submission hooks, the gate for blocked
     submitters and switches, and the public banner."""
-    from webapp.moderation import models  # noqa: F401
-    from webapp.moderation import hooks
-    from webapp.moderation.audit_views import bp as audit_bp
-    from webapp.moderation.views import bp
-
-    import os
     # Read here rather than in webapp/config.py so this package brings its own settings.
     app.config.setdefault("OPERATORS_EMAIL", os.environ.get("OPERATORS_EMAIL") or None)
     app.config.setdefault("OPERATORS_NOTIFY_MINUTES", int(os.environ.get("OPERATORS_NOTIFY_MINUTES", "15")))

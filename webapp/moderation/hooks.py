@@ -7,7 +7,18 @@ from flask import Flask, current_app, has_request_context, request
 from flask_babel import force_locale, gettext as _
 
 from webapp.clock import utcnow
+from webapp.dispatch.services import absolute_url, enqueue, mail_context
+from webapp.errors import render_error
 from webapp.extensions import db
+from webapp.moderation import switches
+from webapp.moderation.content import check_text
+from webapp.moderation.models import ContentHold, SubmissionOrigin
+from webapp.moderation.photos import hidden_ids, visible
+from webapp.moderation.services import address_hash, is_blocked, queue_size
+from webapp.reports import queries as report_queries
+from webapp.reports import services as report_services
+from webapp.reports.models import Status
+from webapp.reports.signals import report_submitted
 
 #: Endpoints through which residents submit reports.
 SUBMIT_ENDPOINTS = frozenset({"reports.create"})
@@ -17,9 +28,6 @@ def hold_for_content(report) -> bool:
     """``HOLD_CHECKS`` entry: True (and a :class:`ContentHold` row with the reasons) when the
     report's public text breaks the content rules, so it waits for an operator even in an
     "auto" category. Runs inside the submission's transaction."""
-    from webapp.moderation.content import check_text
-    from webapp.moderation.models import ContentHold
-
     reasons = check_text(report.public_description) + \
         check_text(report.address_string or "")
     if not reasons:
@@ -31,10 +39,6 @@ def hold_for_content(report) -> bool:
 def on_submitted(report, **_kwargs) -> None:
     """``report_submitted`` receiver: keep the keyed hash of the sender's address, and when
     the report waits for moderation, tell the operators (batched)."""
-    from webapp.moderation.models import SubmissionOrigin
-    from webapp.moderation.services import address_hash
-    from webapp.reports.models import Status
-
     if getattr(report, "_moderation_seen", False):  # sent twice for one report: act once
         return
     report._moderation_seen = True
@@ -50,9 +54,6 @@ def notify_operators(now=None):
     per ``OPERATORS_NOTIFY_MINUTES`` (15): the outbox dedupe key names the time slot, so a busy
     hour is four messages at most, not fifty. Returns the outbox row, or None when no address
     is configured."""
-    from webapp.dispatch.services import absolute_url, enqueue, mail_context
-    from webapp.moderation.services import queue_size
-
     address = current_app.config.get("OPERATORS_EMAIL")
     if not address:
         return None
@@ -73,15 +74,11 @@ def notify_operators(now=None):
 def _gate():
     """Before each request: blocked submitters and switched-off features get a clear Polish
     message; maintenance answers writes with 503 (pages stay readable, staff keep working)."""
-    from webapp.errors import render_error
-    from webapp.moderation import switches
-
     if request.path.startswith(("/static/", "/admin")) or request.path == "/healthz":
         return None
     write = request.method not in ("GET", "HEAD", "OPTIONS")
     if not write:
         if request.endpoint in ("photos.public", "photos.thumb"):
-            from webapp.moderation.photos import hidden_ids
             if hidden_ids([(request.view_args or {}).get("photo_id")]):
                 return render_error(404, _("This page does not exist."))
         return None
@@ -93,7 +90,6 @@ def _gate():
         response.headers["Retry-After"] = "3600"
         return response
     if request.endpoint in SUBMIT_ENDPOINTS:
-        from webapp.moderation.services import is_blocked
         if request.remote_addr and is_blocked(request.remote_addr):
             return render_error(403, _("Reports from your connection are blocked for a time "
                                        "because of abuse of the portal (regulamin pkt 7). If "
@@ -110,13 +106,6 @@ def _gate():
 
 def init_app(app: Flask) -> None:
     """Register the hold check, the signal receiver, the gate and the banner."""
-    from webapp.moderation import switches
-    from webapp.reports import services as report_services
-    from webapp.reports.signals import report_submitted
-
-    from webapp.moderation.photos import visible
-    from webapp.reports import queries as report_queries
-
     if hold_for_content not in report_services.HOLD_CHECKS:
         report_services.HOLD_CHECKS.append(hold_for_content)
     if visible not in report_queries.PHOTO_FILTERS:

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from webapp.audit.services import record
 from webapp.auth.services import AuthError, normalise_email
-from webapp.clock import utcnow
 from webapp.dispatch.models import OutboxMessage
+from webapp.dispatch.services import RetryError, retry
 from webapp.extensions import db
 from webapp.moderation.services import ModerationError
 
@@ -21,9 +21,10 @@ def dead_messages(limit: int = 200) -> list[OutboxMessage]:
 
 
 def resend(message_id: int, to: str, *, actor) -> OutboxMessage:
-    """Set the recipient to ``to`` (validated) and make the message pending again with fresh
-    attempts. Audited ``outbox.resend`` (recipient before/after). No commit. Raises
-    :class:`ModerationError` for an unknown or not dead message or a bad address."""
+    """Set the recipient to ``to`` (validated) and make the message due again with fresh
+    attempts, through :func:`webapp.dispatch.services.retry`, which commits (the audit entry
+    ``outbox.resend``, recipient before/after, with it). Raises :class:`ModerationError` for an
+    unknown or not dead message or a bad address (nothing committed then)."""
     row = db.session.get(OutboxMessage, message_id)
     if row is None or row.status != "dead":
         raise ModerationError(_l("This message is no longer waiting for a fix."))
@@ -32,12 +33,9 @@ def resend(message_id: int, to: str, *, actor) -> OutboxMessage:
     except AuthError:
         raise ModerationError(_l("Enter a valid e-mail address."), "to") from None
     before = {"to": list(row.payload.get("to") or []), "last_error": row.last_error}
-    row.payload = {**row.payload, "to": [address]}
-    row.status = "pending"
-    row.attempts = 0
-    row.locked_until = None
-    row.next_attempt_at = utcnow()
-    row.dead_at = None
     record("outbox.resend", actor=actor, object_type="outbox", object_id=row.id,
            before=before, after={"to": [address]})
-    return row
+    try:
+        return retry(row.id, to=[address])
+    except RetryError:
+        raise ModerationError(_l("This message is no longer waiting for a fix.")) from None

@@ -11,6 +11,8 @@ from webapp.audit.services import record
 from webapp.extensions import db
 from webapp.moderation.models import PhotoModeration
 from webapp.moderation.services import ModerationError
+from webapp.photos.services import photo_keys
+from webapp.photos.storage import get_storage
 
 #: JPEG quality of the rotated copies (as webapp.photos makes public copies).
 QUALITY = 85
@@ -59,9 +61,6 @@ def rotate(report, photo_id: int, user) -> None:
     """Turn the public copy and thumbnail 90° clockwise, made again from the upright copy
     made at upload (no loss adds up). New keys per angle (``...-r90.jpg``), so a file shared
     with another report is never overwritten. Audited ``photo.rotate``."""
-    from webapp.photos.services import photo_keys
-    from webapp.photos.storage import get_storage
-
     photo = _photo(report, photo_id)
     row = _row(photo)
     before = row.rotation or 0

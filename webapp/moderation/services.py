@@ -13,12 +13,15 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from webapp.audit.services import record
 from webapp.clock import utcnow
+from webapp.departments.services import issue_link, revoke_links
+from webapp.departments.signals import link_issued
 from webapp.extensions import db
 from webapp.moderation.models import ContentHold, InternalNote, SubmissionOrigin, SubmitterBlock
+from webapp.reports.lifecycle import StatusError, dispatch_report, set_status
 from webapp.reports.models import Report, Status
 
 #: Prepared public reasons for a rejection (Polish is the public language of the city).
@@ -37,6 +40,10 @@ REJECT_REASONS = {
 }
 
 NEARBY_METRES = 50
+#: ``routing_rule`` of a report an operator re-routed: ``operator:<reason>``.
+OPERATOR_RULE = "operator"
+#: The longest reason that fits ``routing_rule`` (128 characters) after ``operator:``.
+REASON_MAX_LENGTH = 128 - len(OPERATOR_RULE) - 1
 EARTH_RADIUS_M = 6371008.8
 OPEN_STATUSES = tuple(s.value for s in Status if s.open311 == "open")
 
@@ -60,7 +67,7 @@ def snapshot(report: Report) -> dict:
     return {"status": report.status, "service_code": report.service_code,
             "agency_responsible": report.agency_responsible,
             "public_description": report.public_description,
-            "routing_rule": report.routing_rule, "routing_reason": report.routing_reason}
+            "routing_rule": report.routing_rule}
 
 
 # --------------------------------------------------------------------------- queue
@@ -90,7 +97,7 @@ def queue(filters: QueueFilters, limit: int = 100) -> list[Report]:
 
 
 def queue_size() -> int:
-    from sqlalchemy import func
+    """How many reports await moderation."""
     return db.session.scalar(select(func.count(Report.id))
                              .where(Report.status == Status.AWAITING_MODERATION.value)) or 0
 
@@ -140,33 +147,36 @@ def _awaiting(report: Report) -> None:
 
 # --------------------------------------------------------------------------- actions
 
-def approve(report: Report, user, note: str = ""):
+def approve(report: Report, user, *, routing, note: str = ""):
     """Send the report to its unit (the release path of ``flask reports release``): status
-    ``dispatched``, a signed link, the dispatch e-mail in the outbox. Audited
+    ``dispatched``; through ``report_dispatched`` departments issue a signed link and dispatch
+    queues the e-mail, and the resident is told. ``routing`` is the
+    :class:`~webapp.routing.config.RoutingConfig`. Returns the recorded status change. Audited
     ``report.approve``. Raises :class:`ModerationError`."""
-    from webapp.reports.lifecycle import StatusError, dispatch_report
-
     _awaiting(report)
     before = snapshot(report)
     try:
-        link = dispatch_report(report, actor_kind="operator", actor_id=actor_id(user), note=note)
+        change = dispatch_report(report, routing=routing, actor_kind="operator",
+                                 actor_id=actor_id(user), note=note)
     except StatusError as exc:
         raise ModerationError(exc.message, exc.field) from None
     _resolve_hold(report)
     record("report.approve", actor=user, object_type="report", object_id=report.id,
            before=before, after=snapshot(report))
-    return link
+    return change
 
 
-def reroute(report: Report, user, *, service_code: str, unit_id: str, reason: str) -> None:
+def reroute(report: Report, user, *, routing, service_code: str, unit_id: str,
+            reason: str) -> None:
     """Change the category and/or the unit, with a reason recorded in the report's routing
-    explanation. Audited ``report.reroute``. Raises :class:`ModerationError` for an unknown
-    category or unit, no change, or no reason."""
-    from webapp.routing.services import current_routing
-
+    explanation: ``routing_rule`` becomes ``operator:<reason>``, which
+    :func:`webapp.routing.services.explain` words with the reason (the rule column holds
+    :data:`REASON_MAX_LENGTH` characters of it; the audit trail keeps it whole). ``routing`` is
+    the :class:`~webapp.routing.config.RoutingConfig`. Audited ``report.reroute``. Raises
+    :class:`ModerationError` for an unknown category or unit, no change, no reason or a reason
+    that is too long."""
     _awaiting(report)
-    routing = current_routing()
-    reason = (reason or "").strip()
+    reason = " ".join((reason or "").split())
     if routing.service(service_code) is None:
         raise ModerationError(_l("Choose a category from the list."), "service_code")
     if unit_id not in routing.units:
@@ -175,12 +185,13 @@ def reroute(report: Report, user, *, service_code: str, unit_id: str, reason: st
         raise ModerationError(_l("Choose another category or unit."), "unit")
     if not reason:
         raise ModerationError(_l("Give the reason for the change."), "reason")
+    if len(reason) > REASON_MAX_LENGTH:
+        raise ModerationError(_l("The reason may have at most %(n)d characters.",
+                                 n=REASON_MAX_LENGTH), "reason")
     before = snapshot(report)
     report.service_code = service_code
     report.agency_responsible = unit_id
-    report.routing_rule = "operator"
-    with force_locale("pl"):
-        report.routing_reason = _("Changed by an operator: %(reason)s", reason=reason)
+    report.routing_rule = f"{OPERATOR_RULE}:{reason}"
     report.updated_at = utcnow()
     record("report.reroute", actor=user, object_type="report", object_id=report.id,
            before=before, after={**snapshot(report), "reason": reason})
@@ -202,14 +213,13 @@ def edit_description(report: Report, user, text: str) -> None:
            before=before, after=snapshot(report))
 
 
-def reject(report: Report, user, *, reason_key: str = "", text: str = "",
+def reject(report: Report, user, *, routing, reason_key: str = "", text: str = "",
            duplicate_of: Report | None = None) -> None:
     """Reject with a prepared public reason (:data:`REJECT_REASONS`) or a written one; the
     resident sees it. ``duplicate`` needs ``duplicate_of`` (merging: the duplicate is closed
     with a link to the report it repeats, which gets an internal note). Audited
-    ``report.reject`` / ``report.merge``. Raises :class:`ModerationError`."""
-    from webapp.reports.lifecycle import StatusError, set_status
-
+    ``report.reject`` / ``report.merge``; the status change announces
+    ``report_status_changed`` (the resident's notice). Raises :class:`ModerationError`."""
     _awaiting(report)
     text = (text or "").strip()
     if reason_key == "duplicate":
@@ -229,7 +239,8 @@ def reject(report: Report, user, *, reason_key: str = "", text: str = "",
         note = f"{note} {text}"
     before = snapshot(report)
     try:
-        set_status(report, Status.REJECTED, actor_kind="operator", actor_id=actor_id(user), note=note)
+        set_status(report, Status.REJECTED, actor_kind="operator", actor_id=actor_id(user),
+                   routing=routing, note=note)
     except StatusError as exc:
         raise ModerationError(exc.message, exc.field) from None
     _resolve_hold(report)
@@ -261,27 +272,26 @@ def add_note(report: Report, user, text: str, *, audit: bool = True) -> Internal
     return note
 
 
-def resend_link(report: Report, user) -> None:
-    """Withdraw the unit's current links and send it a new one (a new dispatch e-mail through
-    the outbox). Audited ``report.resend_link``. Raises :class:`ModerationError` for a report
-    that is not with a unit."""
-    from webapp.departments.services import get_unit, issue_link, revoke_links
-    from webapp.dispatch.services import enqueue_dispatch
-
-    unit = get_unit(report.agency_responsible)
+def resend_link(report: Report, user, *, routing):
+    """Withdraw the unit's current links and give it a new one, announced as
+    ``link_issued`` (dispatch queues a new e-mail with it), as departments do on dispatch.
+    ``routing`` is the :class:`~webapp.routing.config.RoutingConfig` that names the unit.
+    Returns the link. Audited ``report.resend_link``. Raises :class:`ModerationError` for a
+    report that is not with a unit that has an e-mail address."""
+    unit = routing.units.get(report.agency_responsible or "")
     if report.status == Status.AWAITING_MODERATION.value or unit is None or not unit.email:
         raise ModerationError(_l("The report is not with a unit that has an e-mail address."))
     revoked = revoke_links(report, unit.id)
-    link = issue_link(report, unit.id)
-    enqueue_dispatch(report, link, unit)
+    link = issue_link(report, unit.id,
+                      max_age_days=current_app.config["DEPARTMENT_LINK_MAX_AGE_DAYS"])
+    link_issued.send(link, report=report, unit=unit, note="", from_unit=None, routing=routing)
     record("report.resend_link", actor=user, object_type="report", object_id=report.id,
            after={"unit": unit.id, "revoked": revoked, "link": link.id})
+    return link
 
 
 def revoke_link(report: Report, user) -> int:
     """Withdraw every link of the report. Audited ``report.revoke_links``."""
-    from webapp.departments.services import revoke_links
-
     count = revoke_links(report)
     record("report.revoke_links", actor=user, object_type="report", object_id=report.id,
            after={"revoked": count})

@@ -13,7 +13,10 @@ from webapp.moderation import photos as photo_moderation
 from webapp.moderation import services, switches
 from webapp.moderation.services import ModerationError, QueueFilters
 from webapp.negotiation import is_htmx
+from webapp.photos.models import Photo
+from webapp.photos.views import send_original
 from webapp.reports.models import Report
+from webapp.routing.services import current_routing, explain
 
 bp = Blueprint("moderation", __name__, url_prefix="/admin")
 
@@ -26,14 +29,16 @@ def _user():
 
 
 def _routing():
-    from webapp.routing.services import current_routing
     return current_routing()
 
 
 def _row_context(report: Report, **extra) -> dict:
+    routing = _routing()
     return {"report": report, "hold": services.hold_of(report),
             "nearby": services.nearby_open(report), "notes": services.notes_of(report),
-            "routing": _routing(), "reasons": services.REJECT_REASONS,
+            "routing": routing, "why": explain(routing, report.routing_rule,
+                                               report.agency_responsible),
+            "reasons": services.REJECT_REASONS,
             "awaiting": report.status == "awaiting_moderation",
             "photo_states": {p.id: photo_moderation.state(p) for p in report.photos}, **extra}
 
@@ -67,8 +72,6 @@ def report(report_id: int):
 @staff_required()
 def photo_original(report_id: int, photo_id: int):
     """The original photo as uploaded (EXIF included), for operators only."""
-    from webapp.photos.models import Photo
-    from webapp.photos.views import send_original
     photo = db.session.get(Photo, photo_id)
     if photo is None or photo.report_id != report_id:
         abort(404)
@@ -78,10 +81,11 @@ def photo_original(report_id: int, photo_id: int):
 def _perform(report: Report, action: str):
     form = request.form
     user = _user()
+    routing = _routing()
     if action == "approve":
-        services.approve(report, user, note=form.get("note", ""))
+        services.approve(report, user, routing=routing, note=form.get("note", ""))
     elif action == "reroute":
-        services.reroute(report, user, service_code=form.get("service_code", ""),
+        services.reroute(report, user, routing=routing, service_code=form.get("service_code", ""),
                          unit_id=form.get("unit", ""), reason=form.get("reason", ""))
     elif action == "edit":
         services.edit_description(report, user, form.get("public_description", ""))
@@ -90,12 +94,12 @@ def _perform(report: Report, action: str):
         if form.get("reason") == "duplicate":
             raw = form.get("duplicate_of", "").strip().rpartition("/")[2].lstrip("#")
             duplicate_of = db.session.get(Report, int(raw)) if raw.isdigit() else None
-        services.reject(report, user, reason_key=form.get("reason", ""),
+        services.reject(report, user, routing=routing, reason_key=form.get("reason", ""),
                         text=form.get("text", ""), duplicate_of=duplicate_of)
     elif action == "note":
         services.add_note(report, user, form.get("note", ""))
     elif action == "resend_link":
-        services.resend_link(report, user)
+        services.resend_link(report, user, routing=routing)
     elif action == "revoke_links":
         services.revoke_link(report, user)
     elif action in ("hide_photo", "show_photo", "rotate_photo"):
