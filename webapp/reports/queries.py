@@ -182,9 +182,20 @@ def public_description(report: Report) -> str | None:
     return report.public_description if description_is_public(report) else None
 
 
+#: Callables ``filter(photos) -> photos`` registered by the packages above this one (the
+#: moderation panel drops the photos an operator hid), so this package imports none of them.
+PHOTO_FILTERS: list = []
+
+
 def public_photos(report: Report) -> list:
-    """The report's photos whose public copies may be shown (none while awaiting moderation)."""
-    return list(report.photos) if description_is_public(report) else []
+    """The report's photos whose public copies may be shown (none while awaiting moderation,
+    none that :data:`PHOTO_FILTERS` drop)."""
+    if not description_is_public(report):
+        return []
+    photos = list(report.photos)
+    for keep in PHOTO_FILTERS:
+        photos = keep(photos)
+    return photos
 
 
 def latest_note(report: Report) -> str | None:
