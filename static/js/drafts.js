@@ -126,6 +126,22 @@
     });
   }
 
+  // Offline, the server cannot say what is missing: the required fields (aria-required, not
+  // `required`, which would expose an untouched field as invalid) are checked here.
+  function requiredFilled() {
+    var errors = {};
+    form.querySelectorAll("[aria-required=true]").forEach(function (el) {
+      if (!String(el.value || "").trim()) errors[el.name] = [form.dataset.msgRequired];
+    });
+    var names = Object.keys(errors);
+    if (!names.length) return true;
+    clearErrors();
+    showErrors(errors);
+    notice(form.dataset.msgRequiredSummary, "error");
+    form.elements.namedItem(names[0]).focus();
+    return false;
+  }
+
   // Put a draft, or an empty form, in the form without its events counting as edits.
   function fillForm(fill) {
     loading = true;
@@ -196,8 +212,13 @@
       if (!draft) return;
       newDraft();
       notice(message, "info");
-      renderOutbox();
-      Sending.queued();
+      // The resident pressed "send" at the bottom of the form: bring the confirmation (and the
+      // waiting list above it) into view and move focus there, not left on an emptied form.
+      return renderOutbox().then(function () {
+        var summary = $("form-summary");
+        if (summary) { summary.focus({ preventScroll: true }); summary.scrollIntoView({ block: "center" }); }
+        Sending.queued();
+      });
     });
   }
 
@@ -257,7 +278,7 @@
       event.preventDefault();
       event.stopImmediatePropagation();
       clearTimeout(saveTimer);
-      if (!form.reportValidity()) return;
+      if (!requiredFilled()) return;
       queueCurrent(msg.msgSavedOffline);
     }, true);
 

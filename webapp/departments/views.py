@@ -153,8 +153,17 @@ def update(token: str):
                                               confirmation=message))
         flash(message, "department-saved")
         return redirect(url_for("departments.show", token=token), 303)
+    asked = request.form.get("status", "")
+    if form_error is None and asked in Status._value2member_map_ and \
+            asked not in {value for value, _label in form.status.choices}:
+        # A stale page: a colleague changed the status meanwhile, so the status chosen is no
+        # longer offered. Say so and show the fresh history and choices, not "Invalid choice".
+        form_error = _("The status changed meanwhile: it is now “%(status)s”. Nothing was saved; "
+                       "see the history and choose again.", status=Status(report.status).label)
+        form = _form(report, link, formdata=None)
+        form.note.data = request.form.get("note", "")
     template = "departments/_status_form.html" if fragment else "departments/show.html"
-    return render_template(template, **_context(link, form, token=token,
+    return render_template(template, **_context(link, form, token=token, oob_history=fragment,
                                                 form_error=form_error)), 422
 
 

@@ -13,5 +13,9 @@ def init_app(app) -> None:
         from webapp.routing.services import current_routing
         return current_routing()
     app.jinja_env.globals["current_routing"] = _current_routing
+
+    def _status_label(value: str) -> str:
+        return models.Status(value).label
+    app.jinja_env.globals["status_label"] = _status_label  # for the status_badge macro
     from webapp.reports import cli
     cli.init_app(app)
