@@ -14,9 +14,17 @@
     button.addEventListener("click", function () {
       status.textContent = button.dataset.locating;
       navigator.geolocation.getCurrentPosition(function (pos) {
-        // With input/change events: the map's marker follows, the draft is saved.
-        Dom.setPosition(root, pos.coords.latitude.toFixed(6), pos.coords.longitude.toFixed(6), "device");
-        status.textContent = button.dataset.found.replace("{m}", Math.round(pos.coords.accuracy));
+        var lat = pos.coords.latitude.toFixed(6), long = pos.coords.longitude.toFixed(6);
+        Dom.inCity(lat, long).then(function (inside) {
+          if (inside === false) {
+            // Said at once, not on sending; the fields are left as they were.
+            status.textContent = Dom.fmt(button.dataset.outside, { lat: Number(lat).toFixed(5), long: Number(long).toFixed(5) });
+            return;
+          }
+          // With input/change events: the map's marker follows, the draft is saved.
+          Dom.setPosition(root, lat, long, "device");
+          status.textContent = button.dataset.found.replace("{m}", Math.round(pos.coords.accuracy));
+        });
       }, function () {
         status.textContent = button.dataset.denied;
       }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });

@@ -113,6 +113,10 @@ TARGETS_JS = """() => {
     if (el.tagName === 'A' && inline(el)) continue;
     let r = el.getBoundingClientRect();
     let main = el.matches('button, .langs a, .nav a, .links a, .standalone a, .site-footer a, select, input[type=text], input[type=email], textarea');
+    if (el.matches('input[type=file]')) {   // visually hidden: its label is the button tapped
+      const label = document.querySelector('label[for="' + el.id + '"]');
+      if (label) { r = label.getBoundingClientRect(); main = true; }
+    }
     if (el.matches('input[type=checkbox], input[type=radio]')) {
       const label = document.querySelector('label[for="' + el.id + '"]');
       if (label) { const l = label.getBoundingClientRect();
@@ -275,5 +279,164 @@ def test_pages_pass_axe_fit_320_px_and_have_big_enough_targets(browser, live_ser
         page.goto("/about")
         words = page.eval_on_selector(".routing-table", "t => getComputedStyle(t).overflowWrap")
         assert words == "normal"
+    finally:
+        context.close()
+
+
+# ---- photos and position on the phone ------------------------------------------------------------
+
+def _size(page, selector):
+    return page.eval_on_selector(selector, "img => [img.naturalWidth, img.naturalHeight]")
+
+
+def test_photo_preview_rotate_remove_and_the_stored_photo_is_upright_as_previewed(phone, live_server):
+    from io import BytesIO
+
+    from PIL import Image
+    from sqlalchemy import select
+
+    from tests.conftest import fixture_photo
+    phone.goto("/report")
+    # the native file control is not the UI: two labelled buttons, the inputs still focusable
+    assert phone.get_by_text("Zrób zdjęcie").is_visible() and phone.get_by_text("Wybierz z galerii").is_visible()
+    assert phone.locator("#camera").get_attribute("capture") == "environment"
+    phone.set_input_files("#media", str(fixture_photo("derived_lodz_gps_DSCN0025.jpg")))  # 640x480, Łódź GPS
+    first = phone.locator("#photo-previews img").first
+    expect(first).to_be_visible()
+    expect(phone.locator("#photo-previews .photo-caption").first).to_contain_text("Pozycja: 51.75920")
+    expect(phone.locator("#lat")).to_have_value("51.759200")
+    expect(phone.locator("#photo-previews")).not_to_have_attribute("aria-busy", "true")
+    assert _size(phone, "#photo-previews img") == [640, 480]
+
+    phone.get_by_role("button", name="Obróć zdjęcie 1").click()
+    expect(phone.locator("#photo-status")).to_contain_text("Obrócono zdjęcie 1")
+    expect(phone.get_by_role("button", name="Obróć zdjęcie 1")).to_be_focused()
+    preview = _size(phone, "#photo-previews img")
+    assert preview == [480, 640]
+
+    # a second photo from the "camera", then removed again
+    phone.set_input_files("#camera", str(fixture_photo("orientation6_landscape_6.jpg")))
+    expect(phone.locator("#photo-previews li")).to_have_count(2)
+    phone.get_by_role("button", name="Usuń zdjęcie 2").click()
+    expect(phone.locator("#photo-previews li")).to_have_count(1)
+    expect(phone.locator("#photo-status")).to_contain_text("Usunięto zdjęcie 2")
+    assert phone.evaluate("document.querySelector('#media').files.length") == 1
+    assert axe_violations(phone) == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / "i9-form-photos-390.png"), full_page=True)
+
+    phone.select_option("#service_code", "ROAD_POTHOLE")
+    phone.fill("#description", "Dziura w jezdni, zdjęcie obrócone przed wysłaniem.")
+    phone.get_by_role("button", name="Wyślij zgłoszenie").click()
+    expect(phone.locator("#report-sent")).to_be_focused()
+
+    from webapp.extensions import db
+    from webapp.photos.models import Photo
+    with live_server.app.app_context():
+        photo_id = db.session.scalar(select(Photo.id))
+    response = phone.request.get(f"/media/photos/{photo_id}/public.jpg")
+    assert response.ok
+    stored = Image.open(BytesIO(response.body()))
+    assert stored.height > stored.width                       # upright, as previewed
+    assert abs(stored.width / stored.height - preview[0] / preview[1]) < 0.01
+
+
+def test_a_heic_photo_is_not_said_to_have_no_position(phone):
+    from tests.conftest import fixture_photo
+    phone.goto("/report")
+    phone.set_input_files("#media", str(fixture_photo("gps_IMG_5195.HEIC")))
+    status = phone.locator("#photo-status")
+    expect(status).not_to_have_text("")
+    expect(phone.locator("#photo-previews li")).to_have_count(1)
+    assert "nie ma zapisanej pozycji GPS" not in status.inner_text()
+
+
+@pytest.mark.parametrize("where", [(52.2297, 21.0122), (51.8555, 19.4064)], ids=["warsaw", "zgierz"])
+def test_my_location_outside_lodz_is_said_at_once(browser, live_server, where):
+    context = browser.new_context(base_url=live_server.url, locale="pl-PL", permissions=["geolocation"],
+                                  geolocation={"latitude": where[0], "longitude": where[1]}, **PHONE)
+    try:
+        page = context.new_page()
+        page.goto("/report")
+        page.get_by_role("button", name="Użyj mojej lokalizacji").click()
+        expect(page.locator("#location-status")).to_contain_text("poza Łodzią")
+        assert page.input_value("#lat") == ""
+    finally:
+        context.close()
+
+
+def test_typed_coordinates_win_over_the_photo_and_this_is_said(phone):
+    from tests.conftest import fixture_photo
+    phone.goto("/report")
+    phone.fill("#lat", "51.7700")
+    phone.fill("#long", "19.4600")
+    phone.set_input_files("#media", str(fixture_photo("derived_lodz_gps_DSCN0025.jpg")))
+    expect(phone.locator("#photo-status")).to_contain_text("Używana jest lokalizacja wpisana")
+    assert phone.input_value("#lat") == "51.7700"
+
+
+# ---- the installed app ------------------------------------------------------------------------------
+
+def test_manifest_has_real_screenshots_and_speaks_the_ui_language(live_server):
+    import json
+    from io import BytesIO
+
+    from PIL import Image
+    client = live_server.app.test_client()
+    manifest = json.loads(client.get("/manifest.json?lang=uk").data)
+    assert manifest["lang"] == "uk" and manifest["id"] == "/" and manifest["dir"] == "ltr"
+    assert "Лодз" in manifest["name"] and manifest["categories"]
+    shots = manifest["screenshots"]
+    assert {s["form_factor"] for s in shots} == {"narrow", "wide"}
+    for shot in shots:
+        assert shot["label"]
+        image = Image.open(BytesIO(client.get(shot["src"]).data))
+        assert "%dx%d" % image.size == shot["sizes"], shot["src"]
+    assert json.loads(client.get("/manifest.json?lang=pl").data)["name"] == "ŁCKzM – zgłoś problem w Łodzi"
+
+
+def test_sent_offline_the_confirmation_is_focused_in_view_and_the_draft_buttons_are_named(phone):
+    phone.goto("/report")
+    expect(phone.locator("input[name=client_id]")).not_to_have_value("")
+    phone.context.set_offline(True)
+    phone.select_option("#service_code", "ROAD_POTHOLE")
+    phone.fill("#description", "Dziura w jezdni zgłoszona bez zasięgu.")
+    phone.fill("#lat", "51.7592")
+    phone.fill("#long", "19.4560")
+    phone.get_by_role("button", name="Wyślij zgłoszenie").click()
+    summary = phone.locator("#form-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_be_in_viewport()
+    tree = AXTree(phone)
+    assert "zapisane na tym urządzeniu" in tree.text(tree.focused())
+    # the waiting list sits inside main and says which draft each button acts on
+    expect(phone.locator("main #outbox-list li")).to_have_count(1)
+    edit = phone.get_by_role("button", name=re.compile("^Edytuj zgłoszenie „Dziura w jezdni"))
+    expect(edit).to_have_count(1)
+    expect(phone.get_by_role("button", name=re.compile("^Usuń zgłoszenie „Dziura w jezdni"))).to_have_count(1)
+    phone.context.set_offline(False)
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "uk-UA"])
+def test_form_states_pass_axe_in_english_and_ukrainian(browser, live_server, locale):
+    from tests.conftest import fixture_photo
+    context = _context(browser, live_server, SMALL, locale)
+    try:
+        page = context.new_page()
+        page.goto("/report")
+        page.locator("#report-form button[type=submit]").click()             # errors
+        expect(page.locator("#service_code")).to_have_attribute("aria-invalid", "true")
+        assert axe_violations(page) == []
+        page.set_input_files("#media", str(fixture_photo("derived_lodz_gps_DSCN0025.jpg")))
+        expect(page.locator("#photo-previews .photo-rotate")).to_have_count(1)  # previews
+        _no_sideways_scroll(page, 320)
+        assert axe_violations(page) == []
+        _check_targets(page)
+        page.select_option("#service_code", "ROAD_POTHOLE")
+        page.fill("#description", "Pothole next to the pedestrian crossing, 10 cm deep.")
+        page.locator("#report-form button[type=submit]").click()
+        expect(page.locator("#report-sent")).to_be_focused()                  # sent
+        _no_sideways_scroll(page, 320)
+        assert axe_violations(page) == []
     finally:
         context.close()
