@@ -23,6 +23,14 @@ def select_locale() -> str:
     return request.accept_languages.best_match(supported) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+# The portal's date formats, one per context, month spelled out (a screen reader reads
+# "2 grudnia 2026, 04:42", not "2.12.2026"): every template uses these through `|localdt`.
+DATE_FORMATS = {
+    "datetime": "d MMMM y, HH:mm",   # when something happened or expires
+    "date": "d MMMM y",              # a day only
+}
+
+
 def init_app(app: Flask) -> None:
     """Bind Flask-Babel with our locale selector; remember an explicit ``?lang=`` choice."""
     babel.init_app(app, locale_selector=select_locale,
@@ -37,9 +45,10 @@ def init_app(app: Flask) -> None:
         return response
 
     @app.template_filter("localdt")
-    def _localdt(value, fmt="medium"):
-        """A UTC datetime shown in Łódź local time (Europe/Warsaw) in the UI language."""
-        return format_datetime(value, fmt) if value else ""
+    def _localdt(value, fmt="datetime"):
+        """A UTC datetime shown in Łódź local time (Europe/Warsaw) in the UI language, in one of
+        :data:`DATE_FORMATS` ("datetime", "date") or a CLDR pattern."""
+        return format_datetime(value, DATE_FORMATS.get(fmt, fmt)) if value else ""
 
     @app.context_processor
     def _lang():
