@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from flask_babel import lazy_gettext as _l
-from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from webapp.clock import utcnow
@@ -20,7 +19,7 @@ from webapp.extensions import db
 # Ids are 32-bit integers in PostgreSQL (MAX_ID = 2**31 - 1); larger numbers cannot name a
 # report (and would make the database raise instead of answering "not found").
 from webapp.inputs import MAX_ID
-from webapp.reports.models import Report, Status
+from webapp.reports.models import Report, Status, StatusChange
 
 PER_PAGE = 20
 # GeoReport v2: "the default query should return the last 90 days"; we also cap one answer.
@@ -102,30 +101,115 @@ def _status_values(status: str) -> tuple[str, ...]:
     return OPEN311_STATUS_VALUES.get(status, (status,))
 
 
-def list_reports(filters: ReportFilters, per_page: int = PER_PAGE) -> Pagination:
+@dataclass
+class Page:
+    """One page of the public list: ``items`` (reports, photos loaded), ``page`` (from 1),
+    ``per_page``, ``total`` (matching reports) and the derived ``pages``, ``has_prev``,
+    ``has_next``, ``prev_num``, ``next_num`` (the names of Flask-SQLAlchemy's Pagination)."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int | None:
+        return self.page - 1 if self.has_prev else None
+
+    @property
+    def next_num(self) -> int | None:
+        return self.page + 1 if self.has_next else None
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """What changes whenever a public answer may change: the newest report id, the newest
+    status change id and the latest ``updated_at`` (aware UTC, None on an empty table). Each is
+    one index lookup (primary keys and ``ix_service_request_updated_at``)."""
+
+    report_id: int
+    change_id: int
+    updated_at: datetime | None
+
+    @property
+    def tag(self) -> str:
+        stamp = self.updated_at.timestamp() if self.updated_at else 0
+        return f"{self.report_id}-{self.change_id}-{stamp:.6f}"
+
+
+def data_version() -> DataVersion:
+    """The current :class:`DataVersion` (one query of three index lookups)."""
+    row = db.session.execute(select(
+        select(func.max(Report.id)).scalar_subquery(),
+        select(func.max(StatusChange.id)).scalar_subquery(),
+        select(func.max(Report.updated_at)).scalar_subquery(),
+    )).one()
+    updated = row[2]
+    if isinstance(updated, str):  # SQLite hands max() of the column back as text
+        updated = datetime.fromisoformat(updated)
+    if updated is not None and updated.tzinfo is None:
+        updated = updated.replace(tzinfo=timezone.utc)
+    return DataVersion(row[0] or 0, row[1] or 0, updated)
+
+
+# Counts of the public list per (filters, data version), per process: counting every matching
+# row costs a scan (120 ms at a million on PostgreSQL); it is only redone after a change.
+_COUNT_CACHE: dict[tuple, int] = {}
+_COUNT_CACHE_SIZE = 256
+
+
+def _cached_count(stmt, key: tuple) -> int:
+    total = _COUNT_CACHE.get(key)
+    if total is None:
+        total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        if len(_COUNT_CACHE) >= _COUNT_CACHE_SIZE:
+            _COUNT_CACHE.clear()
+        _COUNT_CACHE[key] = total
+    return total
+
+
+def list_reports(filters: ReportFilters, per_page: int = PER_PAGE) -> Page:
     """One page of reports matching ``filters``, newest first (``requested_at``, then id).
 
-    Returns a Flask-SQLAlchemy :class:`Pagination` (``items``, ``page``, ``pages``, ``total``,
-    ``has_prev``, ``has_next``). A page past the last one is replaced by the last page, and
-    ``filters.page`` and ``filters.messages`` are updated to say so.
+    Returns a :class:`Page`. A page past the last one is replaced by the last page, and
+    ``filters.page`` and ``filters.messages`` are updated to say so. Queries: the data version,
+    the count (only when the data changed since it was last counted), the page, its photos;
+    the page is read through the composite indexes ``(service_code, status, requested_at,
+    id)`` and friends (migration ``e1f2a3b4c5d6``).
     """
-    stmt = (select(Report)
-            .options(selectinload(Report.photos))
-            .order_by(Report.requested_at.desc(), Report.id.desc()))
+    where = []
     if filters.service_code:
-        stmt = stmt.where(Report.service_code == filters.service_code)
+        where.append(Report.service_code == filters.service_code)
     if filters.status:
-        stmt = stmt.where(Report.status.in_(_status_values(filters.status)))
-    page = db.paginate(stmt, page=filters.page, per_page=per_page, max_per_page=per_page,
-                       error_out=False)
-    if filters.page > 1 and filters.page > page.pages:
-        last = max(page.pages, 1)
-        filters.messages.append(str(_l("There is no page %(asked)s: showing page %(page)s.",
-                                       asked=filters.asked_page or filters.page, page=last)))
-        filters.page = last
-        page = db.paginate(stmt, page=last, per_page=per_page, max_per_page=per_page,
-                           error_out=False)
-    return page
+        where.append(Report.status.in_(_status_values(filters.status)))
+    version = data_version()
+    total = _cached_count(select(Report.id).where(*where),
+                          (db.engine.url.render_as_string(), filters.service_code,
+                           filters.status, version.tag))
+    pages = max(1, -(-total // per_page))
+    if filters.page > pages:
+        if filters.page > 1:
+            filters.messages.append(str(_l("There is no page %(asked)s: showing page %(page)s.",
+                                           asked=filters.asked_page or filters.page, page=pages)))
+        filters.page = pages
+    stmt = (select(Report).where(*where)
+            .options(selectinload(Report.photos))
+            .order_by(Report.requested_at.desc(), Report.id.desc())
+            .limit(per_page).offset((filters.page - 1) * per_page))
+    items = list(db.session.execute(stmt).scalars())
+    return Page(items=items, page=filters.page, per_page=per_page, total=total)
 
 
 def get_report(report_id: int) -> Report | None:
