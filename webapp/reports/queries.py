@@ -19,6 +19,7 @@ from webapp.extensions import db
 # Ids are 32-bit integers in PostgreSQL (MAX_ID = 2**31 - 1); larger numbers cannot name a
 # report (and would make the database raise instead of answering "not found").
 from webapp.inputs import MAX_ID
+from webapp.photos.models import Photo
 from webapp.reports.models import Report, Status, StatusChange
 
 PER_PAGE = 20
@@ -253,6 +254,73 @@ def open311_requests(*, ids: list[int] | None = None, codes: list[str] | None = 
         if status:
             stmt = stmt.where(Report.status.in_(OPEN311_STATUS_VALUES[status]))
     return list(db.session.execute(stmt).scalars())
+
+
+#: Columns of a report that Open311 ``requests.json`` shows (never email, consent, client_id,
+#: the raw description nor the tracking hash).
+OPEN311_COLUMNS = (Report.id, Report.status, Report.service_code, Report.public_description,
+                   Report.agency_responsible, Report.requested_at, Report.updated_at,
+                   Report.address_string, Report.lat, Report.long)
+
+
+@dataclass
+class Open311Row:
+    """One report of an Open311 list as plain values: ``report`` (a row of
+    :data:`OPEN311_COLUMNS`), ``note`` (the latest status change's public note or None) and
+    ``photo_id`` (the first public photo's id or None; None while awaiting moderation)."""
+
+    report: object
+    note: str | None
+    photo_id: int | None
+
+
+def open311_rows(*, ids: list[int] | None = None, codes: list[str] | None = None,
+                 start: datetime | None = None, end: datetime | None = None,
+                 status: str | None = None, page: int = 1,
+                 page_size: int = OPEN311_MAX_RESULTS) -> list[Open311Row]:
+    """Reports for GeoReport v2 ``GET requests`` as :class:`Open311Row` plain rows, newest
+    first, page ``page`` (from 1) of ``page_size``; filters as :func:`open311_requests`.
+
+    Three queries whatever the page size: the reports (the needed columns only, through the
+    composite indexes), the notes of their latest status changes, their first photos.
+    """
+    stmt = (select(*OPEN311_COLUMNS)
+            .order_by(Report.requested_at.desc(), Report.id.desc())
+            .limit(page_size).offset((page - 1) * page_size))
+    stmt = _open311_where(stmt, ids=ids, codes=codes, start=start, end=end, status=status)
+    reports = db.session.execute(stmt).all()
+    if not reports:
+        return []
+    page_ids = [r.id for r in reports]
+    latest = (select(func.max(StatusChange.id)).where(StatusChange.report_id.in_(page_ids))
+              .group_by(StatusChange.report_id))
+    notes = dict(db.session.execute(select(StatusChange.report_id, StatusChange.note)
+                                    .where(StatusChange.id.in_(latest))).all())
+    # Ordered so that the first photo (lowest position, then id) of each report is kept.
+    photos = dict(db.session.execute(select(Photo.report_id, Photo.id)
+                                     .where(Photo.report_id.in_(page_ids))
+                                     .order_by(Photo.position.desc(), Photo.id.desc())).all())
+    hidden = Status.AWAITING_MODERATION.value
+    return [Open311Row(r, notes.get(r.id) or None,
+                       None if r.status == hidden else photos.get(r.id)) for r in reports]
+
+
+def _open311_where(stmt, *, ids, codes, start, end, status):
+    if ids is not None:
+        return stmt.where(Report.id.in_([i for i in ids if 1 <= i <= MAX_ID]))
+    if start is None:
+        try:
+            start = (end or utcnow()) - timedelta(days=OPEN311_DEFAULT_DAYS)
+        except OverflowError:  # an end in the first 90 days of year 1
+            start = datetime.min.replace(tzinfo=timezone.utc)
+    stmt = stmt.where(Report.requested_at >= start)
+    if end is not None:
+        stmt = stmt.where(Report.requested_at <= end)
+    if codes:
+        stmt = stmt.where(Report.service_code.in_(codes))
+    if status:
+        stmt = stmt.where(Report.status.in_(OPEN311_STATUS_VALUES[status]))
+    return stmt
 
 
 def description_is_public(report: Report) -> bool:
