@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -165,19 +166,19 @@ def data_version() -> DataVersion:
     return DataVersion(row[0] or 0, row[1] or 0, updated)
 
 
-# Counts of the public list per (filters, data version), per process: counting every matching
-# row costs a scan (120 ms at a million on PostgreSQL); it is only redone after a change.
-_COUNT_CACHE: dict[tuple, int] = {}
+# Counts of the public list per (filters, data version), per app and process: counting every
+# matching row costs a scan (120 ms at a million on PostgreSQL); it is only redone after a change.
 _COUNT_CACHE_SIZE = 256
 
 
 def _cached_count(stmt, key: tuple) -> int:
-    total = _COUNT_CACHE.get(key)
+    cache = current_app.extensions.setdefault("reports.list_counts", {})
+    total = cache.get(key)
     if total is None:
         total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-        if len(_COUNT_CACHE) >= _COUNT_CACHE_SIZE:
-            _COUNT_CACHE.clear()
-        _COUNT_CACHE[key] = total
+        if len(cache) >= _COUNT_CACHE_SIZE:
+            cache.clear()
+        cache[key] = total
     return total
 
 
@@ -197,7 +198,7 @@ def list_reports(filters: ReportFilters, per_page: int = PER_PAGE) -> Page:
         where.append(Report.status.in_(_status_values(filters.status)))
     version = data_version()
     total = _cached_count(select(Report.id).where(*where),
-                          (db.engine.url.render_as_string(), filters.service_code,
+                          (filters.service_code,
                            filters.status, version.tag))
     pages = max(1, -(-total // per_page))
     if filters.page > pages:
