@@ -85,7 +85,13 @@ def _older_link(html: str) -> str | None:
 
 
 def start(app: str, port: int, env: dict, log: Path) -> subprocess.Popen:
-    """gunicorn with 2 sync workers on 127.0.0.1:``port``; waits until it answers."""
+    """gunicorn with 2 sync workers on 127.0.0.1:``port``; waits until it answers. Refuses a
+    port something else already answers on (it would measure that server instead)."""
+    try:
+        requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+        raise SystemExit(f"port {port} is already in use: stop that server or pass --port")
+    except requests.RequestException:
+        pass
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "--workers", "2", "--worker-class", "sync", "--bind",
          f"127.0.0.1:{port}", app],
@@ -93,6 +99,8 @@ def start(app: str, port: int, env: dict, log: Path) -> subprocess.Popen:
         start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
         try:
             requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
             return proc
@@ -172,8 +180,12 @@ def main(argv: list[str] | None = None) -> int:
            "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING", "MEDIA_ROOT": str(work / "media"),
            "MAIL_OUTBOX_DIR": str(work / "outbox")}
     app = start("webapp:create_app()", args.port, env, work / "app.log")
-    bare = start("bare_app:app", args.port + 1, {**env, "PYTHONPATH": str(ROOT / "bench")},
-                 work / "bare.log")
+    try:
+        bare = start("bare_app:app", args.port + 1, {**env, "PYTHONPATH": str(ROOT / "bench")},
+                     work / "bare.log")
+    except BaseException:
+        stop(app)
+        raise
     base, ceiling_url = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.port + 1}/"
     failed = 0
     try:
