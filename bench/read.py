@@ -111,6 +111,8 @@ def start(app: str, port: int, env: dict, log: Path) -> subprocess.Popen:
 
 
 def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=15)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import selectinload
 
 from webapp.clock import utcnow
@@ -151,13 +151,14 @@ class DataVersion:
         return f"{self.report_id}-{self.change_id}-{stamp:.6f}"
 
 
+_VERSION_SQL = text("SELECT (SELECT max(id) FROM service_request), (SELECT max(id) FROM status_change),"
+                    " (SELECT max(updated_at) FROM service_request)")
+
+
 def data_version() -> DataVersion:
     """The current :class:`DataVersion` (one query of three index lookups)."""
-    row = db.session.execute(select(
-        select(func.max(Report.id)).scalar_subquery(),
-        select(func.max(StatusChange.id)).scalar_subquery(),
-        select(func.max(Report.updated_at)).scalar_subquery(),
-    )).one()
+    # Plain SQL: the same statement built with select() cost ~8 ms a call to compile and type.
+    row = db.session.execute(_VERSION_SQL).one()
     updated = row[2]
     if isinstance(updated, str):  # SQLite hands max() of the column back as text
         updated = datetime.fromisoformat(updated)
