@@ -192,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     try:
         points = endpoints(base, db_url)
+        if args.database_url:
+            from sqlalchemy import create_engine, text  # noqa: PLC0415 - only here
+            engine = create_engine(db_url)
+            with engine.connect() as con:
+                size = con.execute(text("SELECT count(*) FROM service_request")).scalar()
+            engine.dispose()
         print(f"{size} reports on {db_url.split(':')[0]}; gunicorn 2 sync workers; "
               f"{args.connections} connections, {args.requests} requests per endpoint")
         header = f"{'endpoint':<24}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'ratio':>8}"
