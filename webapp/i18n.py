@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app, has_request_context, request
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime, get_locale, get_translations
+# Jinja's own new-style gettext wrappers (autoescape, %-formatting), as Flask-Babel installs them.
+from jinja2.ext import _make_new_gettext, _make_new_ngettext
 
 from webapp.extensions import babel
 
@@ -52,4 +54,10 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _lang():
-        return {"current_lang": str(get_locale() or "pl"), "languages": app.config["LANGUAGES"]}
+        # The catalogue is looked up once per render, not once per string: Flask-Babel's
+        # gettext finds the request, the locale and the catalogue on every call, about half of
+        # a static page's time (issue 12). Taken inside the render, so force_locale still holds.
+        translations = get_translations()
+        return {"current_lang": str(get_locale() or "pl"), "languages": app.config["LANGUAGES"],
+                "gettext": _make_new_gettext(translations.ugettext),
+                "ngettext": _make_new_ngettext(translations.ungettext)}
