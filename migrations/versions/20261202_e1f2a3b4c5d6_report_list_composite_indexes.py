@@ -6,7 +6,7 @@ every match (SQLite: a temporary B-tree); each index here matches one filter com
 the order, so a page is a short index range. ``updated_at``: the Last-Modified of Open311.
 
 Revision ID: e1f2a3b4c5d6
-Revises: dbd90d0dc780
+Revises: b20f4d05c9a3
 Create Date: 2026-12-02 07:10:00
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e1f2a3b4c5d6'
-down_revision = 'dbd90d0dc780'
+down_revision = 'b20f4d05c9a3'
 branch_labels = None
 depends_on = None
 
