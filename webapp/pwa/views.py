@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import (Blueprint, current_app, jsonify, make_response, render_template,
                    url_for)
 from flask_wtf.csrf import generate_csrf
+from flask_babel import get_locale, gettext as _
 
 bp = Blueprint("pwa", __name__)
 
@@ -99,7 +100,6 @@ def manifest():
     """The web app manifest (``static/manifest.json``) at the root, as ``application/manifest+json``,
     its names, description and screenshot labels in the request's UI language (``lang`` set to
     it; ``id`` stays ``/``, so it is one app whatever the language it was installed in)."""
-    from flask_babel import get_locale, gettext as _
     data = json.loads((Path(current_app.static_folder) / "manifest.json").read_text(encoding="utf-8"))
     data.update(lang=str(get_locale() or "pl"), name=_("ŁCKzM – report a problem in Łódź"),
                 description=_("Report problems in public space in Łódź: potholes, broken street lights, "
