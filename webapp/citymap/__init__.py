@@ -7,11 +7,18 @@ owns only its ``report_support`` table; open311 and dispatch above may read supp
 from __future__ import annotations
 
 from webapp.citymap import models, views  # noqa: F401  (models: the tables)
+import uuid
+
+from webapp.citymap.geojson import STATUS_SYMBOLS
 from webapp.citymap.queries import support_count
 
 
 def init_app(app) -> None:
-    """Register the ``citymap`` blueprint and the ``support_count`` template global (the report
-    page shows the count without the reports package knowing of supports)."""
+    """Register the ``citymap`` blueprint and the template globals ``support_count``,
+    ``status_symbol`` and ``new_supporter_id`` (the report page and form include the
+    ``map/`` parts without the reports package knowing of supports)."""
     app.register_blueprint(views.bp)
-    app.jinja_env.globals["support_count"] = support_count
+    app.jinja_env.globals.update(
+        support_count=support_count,
+        status_symbol=lambda status: STATUS_SYMBOLS.get(status, "•"),
+        new_supporter_id=lambda: str(uuid.uuid4()))

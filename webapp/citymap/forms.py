@@ -10,9 +10,11 @@ from webapp.inputs import InputForm
 
 
 class SupportForm(InputForm):
-    """``client_id`` (the phone's UUID), optional ``email`` and ``consent``."""
+    """``supporter_id`` (the phone's UUID, kept in its localStorage by static/js/citymap.js; not
+    the report form's ``client_id``, which is new for each report), optional ``email`` and
+    ``consent``."""
 
-    client_id = HiddenField()
+    supporter_id = HiddenField()
     email = EmailField(_l("E-mail for updates (optional)"),
                        validators=[Optional(), Length(max=254),
                                    Email(message=_l("This e-mail address is not valid."),
@@ -23,6 +25,6 @@ class SupportForm(InputForm):
     def to_input(self, language: str | None = None) -> SupportInput:
         """The parsed support with the shape errors found (CSRF left to Flask-WTF)."""
         self.validate()
-        return SupportInput(client_id=self.client_id.data, email=self.email.data,
+        return SupportInput(client_id=self.supporter_id.data, email=self.email.data,
                             consent=bool(self.consent.data), language=language,
                             errors={k: list(v) for k, v in self.errors.items() if k != "csrf_token"})

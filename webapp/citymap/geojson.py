@@ -10,6 +10,19 @@ from webapp.clock import utcnow
 from webapp.reports.models import Status
 
 
+#: A symbol per status, drawn in the marker and the legend next to its colour, so the status
+#: never depends on colour alone (WCAG 1.4.1).
+STATUS_SYMBOLS = {
+    Status.AWAITING_MODERATION.value: "?",
+    Status.DISPATCHED.value: "!",
+    Status.ACCEPTED.value: "A",
+    Status.IN_PROGRESS.value: "▶",
+    Status.RESOLVED.value: "✓",
+    Status.REJECTED.value: "✕",
+    Status.FORWARDED.value: "→",
+}
+
+
 def _point(long: float, lat: float) -> dict:
     return {"type": "Point", "coordinates": [round(long, 6), round(lat, 6)]}
 
@@ -31,7 +44,8 @@ def feature_collection(content: BoxContent, config, lang: str) -> dict:
             "type": "Feature", "id": row.id, "geometry": _point(row.long, row.lat),
             "properties": {
                 "kind": "report", "id": row.id, "number": f"{row.requested_at.year}/{row.id}",
-                "status": row.status, "status_label": Status(row.status).label,
+                "status": row.status, "symbol": STATUS_SYMBOLS.get(row.status, "•"),
+                "status_label": Status(row.status).label,
                 "category": config.category_name(row.service_code, lang),
                 "requested_at": row.requested_at.isoformat(),
                 "age": format_timedelta(now - row.requested_at, add_direction=True),

@@ -12,15 +12,17 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 
 from webapp.citymap import geojson, queries
 from webapp.citymap.forms import SupportForm
 from webapp.citymap.services import ReportNotFound, SupportError, add_support
+from webapp.clock import utcnow
 from webapp.extensions import limiter
 from webapp.negotiation import is_htmx, wants_json
 from webapp.reports.models import Status
+from webapp.reports.queries import public_photos
 from webapp.routing.services import current_routing
 
 bp = Blueprint("citymap", __name__)
@@ -40,6 +42,7 @@ def page():
     filters = queries.parse_map_filters(request.args, config.services.keys())
     return render_template(
         "map/index.html", filters=filters, statuses=list(Status),
+        symbols=geojson.STATUS_SYMBOLS,
         groups=[(group.name(lang), services) for group, services in config.grouped()],
         data_url=url_for("citymap.geojson", **filters.query_args()),
         list_url=url_for("reports.index", **filters.list_filters.query_args()))
@@ -66,15 +69,18 @@ def geojson_view():
 def nearby():
     """The "already reported?" fragment for the form: open reports of the same category within
     the radius of the point; empty without a category and a valid point. Never an error."""
-    config = current_routing()
+    config, lang = current_routing(), _lang()
     code = (request.args.get("service_code") or "").strip()
-    lat, long = queries.parse_coordinate(request.args.get("lat")), queries.parse_coordinate(request.args.get("long"))
+    lat = queries.parse_coordinate(request.args.get("lat"))
+    long = queries.parse_coordinate(request.args.get("long"))
     found = []
     if code in config.services and lat is not None and long is not None:
         radius = current_app.config.get("DUPLICATE_RADIUS_METRES", queries.DUPLICATE_RADIUS_METRES)
         found = queries.nearby_open_reports(code, lat, long, radius)
-    return render_template("map/_nearby.html", found=found, lang=_lang(),
-                           supports=queries.support_counts(r.id for r, _d in found))
+    return render_template(
+        "map/_nearby.html", found=found, supports=queries.support_counts(r.id for r, _d in found),
+        public_photos=public_photos, age=lambda when: format_timedelta(utcnow() - when, add_direction=True),
+        category_name=lambda c: config.category_name(c, lang))
 
 
 def _support_rate_limit() -> str:
@@ -113,5 +119,5 @@ def _support_errors(report_id: int, errors: dict):
     messages = {k: [str(m) for m in v] for k, v in errors.items()}
     if wants_json():
         return jsonify({"errors": messages}), 422
-    return render_template("map/_support_errors.html", errors=messages,
+    return render_template("map/support_errors.html", errors=messages,
                            report_id=report_id), 422
