@@ -170,3 +170,13 @@ def test_map_page_keeps_filters_in_the_url_and_points_to_the_list(client):
 def test_form_has_the_live_region_before_anything_is_found(client):
     html = client.get("/report").get_data(as_text=True)
     assert 'id="nearby"' in html and 'aria-live="polite"' in html
+
+
+def test_open311_requests_carry_the_support_count(app, client):
+    with app.app_context():
+        report_id = make_report().id
+    _support(client, report_id, str(uuid.uuid4()))
+    listed = {r["service_request_id"]: r for r in client.get("/open311/v2/requests.json").get_json()}
+    assert listed[str(report_id)]["support_count"] == 1
+    one = client.get(f"/open311/v2/requests/{report_id}.json").get_json()[0]
+    assert one["support_count"] == 1

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, jsonify, request
 from flask_babel import get_locale, gettext as _
 
+from webapp.citymap.queries import support_counts
 from webapp.open311 import serialize
 from webapp.reports import queries
 from webapp.routing.services import current_routing
@@ -104,9 +105,9 @@ def requests_list():
     status = statuses.pop() if len(statuses) == 1 else None
     reports = queries.open311_requests(ids=ids or None, codes=_comma_list(args.get("service_code")),
                                        start=start, end=end, status=status)
-    config = current_routing()
-    lang = _lang()
-    return jsonify([serialize.request_json(config, report, lang) for report in reports])
+    config, lang, supports = current_routing(), _lang(), support_counts(r.id for r in reports)
+    return jsonify([serialize.request_json(config, report, lang, support_count=supports.get(report.id, 0))
+                    for report in reports])
 
 
 @bp.get("/requests/<service_request_id>.json")
@@ -118,4 +119,5 @@ def request_detail(service_request_id: str):
         report = queries.get_report(int(service_request_id))
     if report is None:
         return _error(404, _("There is no service request %(id)s.", id=service_request_id))
-    return jsonify([serialize.request_json(current_routing(), report, _lang(), with_history=True)])
+    return jsonify([serialize.request_json(current_routing(), report, _lang(), with_history=True,
+                                           support_count=support_counts([report.id]).get(report.id, 0))])
