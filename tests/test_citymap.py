@@ -39,7 +39,7 @@ def test_box_answers_geojson_in_long_lat_order_with_public_fields_only(app, clie
 def test_filters_are_the_lists(app, client):
     with app.app_context():
         pothole = make_report(service_code="ROAD_POTHOLE").id
-        make_report(service_code="GREEN_TREE", status="resolved")
+        make_report(service_code="STREET_LIGHT", status="resolved")
     ids = lambda r: {f["properties"]["id"] for f in r.get_json()["features"]}  # noqa: E731
     assert ids(_geojson(client, service_code="ROAD_POTHOLE")) == {pothole}
     assert ids(_geojson(client, status="open")) == {pothole}
@@ -90,7 +90,7 @@ def test_hint_shows_same_category_within_50_m_only(app, client):
     with app.app_context():
         near = make_report().id
         far = make_report(lat=FAR_LAT).id
-        other = make_report(service_code="GREEN_TREE").id
+        other = make_report(service_code="STREET_LIGHT").id
         closed = make_report(status="resolved").id
     html = _nearby(client).get_data(as_text=True)
     assert f'id="nearby-{near}"' in html and 'hx-post="/reports/' in html
