@@ -156,10 +156,12 @@ def reports_in_box(filters: MapFilters, max_features: int | None = None) -> BoxC
     max_features = MAX_FEATURES if max_features is None else max_features
     columns = (Report.id, Report.lat, Report.long, Report.status, Report.service_code,
                Report.requested_at)
-    stmt = _filtered(select(*columns), filters).order_by(Report.requested_at.desc(),
-                                                         Report.id.desc()).limit(max_features + 1)
+    # No ORDER BY: the database may stop at the first max_features + 1 rows in the index; when
+    # they all fit, they are sorted here (at most MAX_FEATURES rows).
+    stmt = _filtered(select(*columns), filters).limit(max_features + 1)
     rows = db.session.execute(stmt).all()
     if len(rows) <= max_features:
+        rows.sort(key=lambda r: (r.requested_at, r.id), reverse=True)
         return BoxContent(reports=list(rows), cells=[])
     return BoxContent(reports=[], cells=grid_counts(filters))
 
