@@ -120,7 +120,15 @@
       });
     }
 
+    var drawn = null;
     function draw(data) {
+      // The same reports as already drawn (a small pan, or a popup's auto-pan): keep the markers,
+      // so an open card stays open and focus stays where it is.
+      var signature = (data.clustered ? "c" : "r") + data.features.map(function (f) {
+        return f.properties.id || f.geometry.coordinates.join(":") + ":" + f.properties.count;
+      }).join(",");
+      if (signature === drawn) return;
+      drawn = signature;
       cluster.clearLayers();
       cells.clearLayers();
       container.setAttribute("data-clustered", data.clustered ? "true" : "false");
