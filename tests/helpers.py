@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import uuid
 from html.parser import HTMLParser
+from pathlib import Path
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -49,3 +50,8 @@ def element_attrs(html: str, element_id: str) -> dict | None:
     parser = _ById(element_id)
     parser.feed(html)
     return parser.found
+
+
+#: The procedure pages shipped in Polish (content/procedures/pl/*.md), by slug.
+PROCEDURE_SLUGS = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "content"
+                                          / "procedures" / "pl").glob("*.md"))
