@@ -46,6 +46,9 @@
 
   function baseMap(container, options) {
     var map = L.map(container, options);
+    // No "Leaflet" link in the corner (a bare link in text, axe link-in-text-block); the tile
+    // provider's attribution stays (its licence asks for it).
+    if (map.attributionControl) map.attributionControl.setPrefix(false);
     var tiles = container.getAttribute("data-tile-url");
     if (tiles) {
       L.tileLayer(tiles, { maxZoom: 19, attribution: container.getAttribute("data-attribution") || "" }).addTo(map);
@@ -195,7 +198,8 @@
     loadLeaflet(d.leafletJs, d.leafletCss).then(function () {
       container.hidden = false;
       var map = baseMap(container, { keyboard: false, dragging: false, scrollWheelZoom: false,
-        zoomControl: false, doubleClickZoom: false, touchZoom: false, boxZoom: false }).setView(point, 16);
+        zoomControl: false, doubleClickZoom: false, touchZoom: false, boxZoom: false,
+        attributionControl: false }).setView(point, 16);
       L.marker(point, { icon: statusIcon({ status: d.status, symbol: d.symbol }), keyboard: false, interactive: false }).addTo(map);
     }).catch(function () { /* the coordinates stay as text */ });
   }
