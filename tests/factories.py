@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from webapp.auth.services import create_user, find_user
 from webapp.clock import utcnow
 from webapp.departments.models import DepartmentLink
 from webapp.dispatch.models import OutboxMessage
@@ -154,3 +155,21 @@ def statistics_world():
     # Older than a year: in no figure.
     report("wgk", "ILLEGAL_DUMP", 400, "resolved", [("resolved", "unit", 30)])
     return now
+# --------------------------------------------------------------------------- staff
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+def create_staff(app, email="operator@lodz.example", role="operator",
+                 password=STAFF_PASSWORD) -> int:
+    """Insert a staff account (no TOTP yet) and return its id."""
+    with app.app_context():
+        user = create_user(email, password, role)
+        db.session.commit()
+        return user.id
+
+
+def staff_id(app, email) -> int:
+    """The id of the staff account ``email``."""
+    with app.app_context():
+        return find_user(email).id

@@ -5,7 +5,7 @@ queries (issue 10). ``report_support``: "me too" on a report, once per phone
 (``uq_report_support_client`` on ``(report_id, client_id)``).
 
 Revision ID: a10c17ab0e01
-Revises: dbd90d0dc780
+Revises: e1f2a3b4c5d6
 Create Date: 2026-12-02 07:10:00
 
 """
@@ -17,7 +17,7 @@ import webapp.clock  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = 'a10c17ab0e01'
-down_revision = 'dbd90d0dc780'
+down_revision = 'e1f2a3b4c5d6'
 branch_labels = None
 depends_on = None
 

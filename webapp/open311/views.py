@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, make_response, request
 from flask_babel import get_locale, gettext as _
 
 from webapp.citymap.queries import support_counts
 from webapp.open311 import serialize
+from webapp.open311.paging import BadParameter, etag_for, not_modified, parse_paging
 from webapp.reports import queries
 from webapp.routing.services import current_routing
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
-
-
-class BadParameter(ValueError):
-    """A query parameter the API cannot understand; its message is shown to the client."""
 
 
 def _lang() -> str:
@@ -91,9 +88,30 @@ def services():
 def requests_list():
     """GeoReport v2 ``GET requests``: filters ``service_request_id`` (comma list; then the
     others are ignored), ``service_code`` (comma list), ``start_date``/``end_date`` (ISO 8601),
-    ``status`` (``open``/``closed``, comma list). Default window: the last 90 days; at most
-    1000 requests, newest first. 400 in the GeoReport error format on a bad parameter."""
-    args = request.args
+    ``status`` (``open``/``closed``, comma list); ``page``/``page_size`` (default 50, at most
+    1000; :func:`~webapp.open311.paging.parse_paging`). Default window: the last 90 days,
+    newest first. ETag and Last-Modified: an unchanged poll is a 304. 400 in the GeoReport
+    error format on a bad parameter."""
+    filters, (page, page_size) = _request_filters(request.args), parse_paging(request.args)
+    version, lang = queries.data_version(), _lang()
+    etag = etag_for(version.tag, request.query_string, lang)
+    if not_modified(request, etag, version.updated_at):
+        response = make_response("", 304)
+    else:
+        rows = queries.open311_rows(**filters, page=page, page_size=page_size)
+        config, media = current_routing(), serialize.media_url_template()
+        supports = support_counts(row.report.id for row in rows)
+        response = jsonify([serialize.request_row_json(config, row, lang, media,
+                                                       supports.get(row.report.id, 0))
+                            for row in rows])
+    response.set_etag(etag)
+    response.last_modified = version.updated_at
+    response.vary.add("Accept-Language")
+    return response
+
+
+def _request_filters(args) -> dict:
+    """The filters of ``requests.json`` as keyword arguments of ``queries.open311_rows``."""
     ids = _request_ids(args.get("service_request_id"))
     start = parse_w3c_datetime("start_date", args["start_date"]) if args.get("start_date") else None
     end = parse_w3c_datetime("end_date", args["end_date"]) if args.get("end_date") else None
@@ -102,12 +120,8 @@ def requests_list():
     statuses = set(_comma_list(args.get("status")))
     if statuses - {"open", "closed"}:
         raise BadParameter(_("status must be open or closed."))
-    status = statuses.pop() if len(statuses) == 1 else None
-    reports = queries.open311_requests(ids=ids or None, codes=_comma_list(args.get("service_code")),
-                                       start=start, end=end, status=status)
-    config, lang, supports = current_routing(), _lang(), support_counts(r.id for r in reports)
-    return jsonify([serialize.request_json(config, report, lang, support_count=supports.get(report.id, 0))
-                    for report in reports])
+    return {"ids": ids or None, "codes": _comma_list(args.get("service_code")), "start": start,
+            "end": end, "status": statuses.pop() if len(statuses) == 1 else None}
 
 
 @bp.get("/requests/<service_request_id>.json")
