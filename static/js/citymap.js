@@ -39,6 +39,11 @@
   }
   document.addEventListener("DOMContentLoaded", function () { fillSupporterIds(document); });
   document.addEventListener("htmx:afterSettle", function (event) { fillSupporterIds(event.target); });
+  // Offline the "already reported?" hint is simply absent: no request, no error.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (elt && elt.id === "nearby" && navigator.onLine === false) event.preventDefault();
+  });
 
   // ---- shared map parts -------------------------------------------------------------------------
   var LODZ = [51.7592, 19.4560];
