@@ -22,6 +22,10 @@ LIBRARIES = {
                             ("dist/images/marker-icon.png", "images/marker-icon.png"),
                             ("dist/images/marker-icon-2x.png", "images/marker-icon-2x.png"),
                             ("dist/images/marker-shadow.png", "images/marker-shadow.png")]),
+    # Clustering of the city map's markers (/map); loaded only by that page.
+    "leaflet.markercluster": ("leaflet.markercluster", [
+        "dist/leaflet.markercluster.js", "dist/MarkerCluster.css",
+        "dist/MarkerCluster.Default.css"]),
 }
 
 
@@ -35,7 +39,7 @@ def main() -> None:
             rel, target = entry if isinstance(entry, tuple) else (entry, Path(entry).name)
             (dest / target).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src / rel, dest / target)
-        for lic in ("LICENSE", "LICENSE.md", "LICENSE.txt"):
+        for lic in ("LICENSE", "LICENSE.md", "LICENSE.txt", "MIT-LICENCE.txt"):
             if (src / lic).exists():
                 shutil.copy2(src / lic, dest / "LICENSE")
         (dest / "VERSION").write_text(f"{package}@{meta['version']} ({meta.get('license', '?')}) from npm\n")

@@ -50,13 +50,15 @@ def media_url(report: Report) -> str | None:
     return url_for("photos.public", photo_id=photos[0].id, _external=True)
 
 
-def request_json(config, report: Report, lang: str, *, with_history: bool = False) -> dict:
+def request_json(config, report: Report, lang: str, *, with_history: bool = False,
+                 support_count: int = 0) -> dict:
     """One GeoReport v2 ``service_request`` object for ``report``.
 
     ``status`` is ``open``/``closed`` (:attr:`Status.open311`); ``agency_responsible`` is the
     unit's name; ``description`` is the moderated ``public_description`` ("" while awaiting
     moderation). With ``with_history`` our extension ``status_history`` is added: a list, oldest
-    first, of ``{status, open311_status, note, agency_responsible, datetime}``.
+    first, of ``{status, open311_status, note, agency_responsible, datetime}``. Our extension
+    ``support_count`` (always present) is how many phones said "me too" (issue 10).
     """
     status = Status(report.status)
     data = {
@@ -77,6 +79,7 @@ def request_json(config, report: Report, lang: str, *, with_history: bool = Fals
         "lat": report.lat,
         "long": report.long,
         "media_url": media_url(report),
+        "support_count": support_count,
     }
     if with_history:
         data["status_history"] = [
@@ -98,9 +101,10 @@ def media_url_template() -> str:
     return url_for("photos.public", photo_id=987654321, _external=True).replace("987654321", "{}")
 
 
-def request_row_json(config, row, lang: str, media: str) -> dict:
+def request_row_json(config, row, lang: str, media: str, support_count: int = 0) -> dict:
     """The same object as :func:`request_json` (without history), from a plain
-    ``queries.Open311Row``; ``media`` is :func:`media_url_template`'s answer."""
+    ``queries.Open311Row``; ``media`` is :func:`media_url_template`'s answer; ``support_count``
+    our extension ("me too", issue 10)."""
     report = row.report
     public = report.status != Status.AWAITING_MODERATION.value
     return {
@@ -121,6 +125,7 @@ def request_row_json(config, row, lang: str, media: str) -> dict:
         "lat": report.lat,
         "long": report.long,
         "media_url": media.format(row.photo_id) if row.photo_id else None,
+        "support_count": support_count,
     }
 
 

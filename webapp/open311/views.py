@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, jsonify, make_response, request
 from flask_babel import get_locale, gettext as _
 
+from webapp.citymap.queries import support_counts
 from webapp.open311 import serialize
 from webapp.open311.paging import BadParameter, etag_for, not_modified, parse_paging
 from webapp.reports import queries
@@ -99,7 +100,10 @@ def requests_list():
     else:
         rows = queries.open311_rows(**filters, page=page, page_size=page_size)
         config, media = current_routing(), serialize.media_url_template()
-        response = jsonify([serialize.request_row_json(config, row, lang, media) for row in rows])
+        supports = support_counts(row.report.id for row in rows)
+        response = jsonify([serialize.request_row_json(config, row, lang, media,
+                                                       supports.get(row.report.id, 0))
+                            for row in rows])
     response.set_etag(etag)
     response.last_modified = version.updated_at
     response.vary.add("Accept-Language")
@@ -129,4 +133,5 @@ def request_detail(service_request_id: str):
         report = queries.get_report(int(service_request_id))
     if report is None:
         return _error(404, _("There is no service request %(id)s.", id=service_request_id))
-    return jsonify([serialize.request_json(current_routing(), report, _lang(), with_history=True)])
+    return jsonify([serialize.request_json(current_routing(), report, _lang(), with_history=True,
+                                           support_count=support_counts([report.id]).get(report.id, 0))])

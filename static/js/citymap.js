@@ -1,0 +1,223 @@
+// The city map (/map, templates/map/index.html), the small map of one report (its public page,
+// templates/map/_report_map.html) and the phone's supporter id for "me too". All strings and
+// URLs come from data-* attributes (translated there); no inline script or style (strict CSP).
+//
+// /map: markers for the visible box come from /reports.geojson (RFC 7946, [long, lat]); the
+// server sends single reports (clustered here by leaflet.markercluster) or, when the box holds
+// too many, counts per grid cell (drawn as big circles; activating one zooms in). Without tiles
+// (offline, blocked) the map keeps a plain background with the outline and the markers.
+(function () {
+  "use strict";
+  if (window.LckzmCityMapLoaded) return;  // htmx re-runs the script when it swaps the form in
+  window.LckzmCityMapLoaded = true;
+
+  function fmt(text, values) {
+    return String(text || "").replace(/\{(\w+)\}/g, function (m, k) { return k in values ? values[k] : m; });
+  }
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // ---- the phone's supporter id ("me too" counted once per phone) ------------------------------
+  var SUPPORTER_KEY = "lckzm-supporter-id";
+  function supporterId() {
+    var id = null;
+    try { id = window.localStorage.getItem(SUPPORTER_KEY); } catch (e) { id = null; }
+    if (!id && window.crypto && window.crypto.randomUUID) {
+      id = window.crypto.randomUUID();
+      try { window.localStorage.setItem(SUPPORTER_KEY, id); } catch (e) { /* private mode */ }
+    }
+    return id;
+  }
+  function fillSupporterIds(root) {
+    var id = supporterId();
+    if (!id) return;  // keep the id the server put in the page
+    (root || document).querySelectorAll("input[data-supporter-id]").forEach(function (input) { input.value = id; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { fillSupporterIds(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { fillSupporterIds(event.target); });
+  // Offline the "already reported?" hint is simply absent: no request, no error.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (elt && elt.id === "nearby" && navigator.onLine === false) event.preventDefault();
+  });
+
+  // ---- shared map parts -------------------------------------------------------------------------
+  var LODZ = [51.7592, 19.4560];
+  var OUTLINE = { color: "#8a1538", weight: 2, opacity: 0.9, fill: false, interactive: false };
+
+  function baseMap(container, options) {
+    var map = L.map(container, options);
+    // No "Leaflet" link in the corner (a bare link in text, axe link-in-text-block); the tile
+    // provider's attribution stays (its licence asks for it).
+    if (map.attributionControl) map.attributionControl.setPrefix(false);
+    var tiles = container.getAttribute("data-tile-url");
+    if (tiles) {
+      L.tileLayer(tiles, { maxZoom: 19, attribution: container.getAttribute("data-attribution") || "" }).addTo(map);
+    }
+    var boundary = container.getAttribute("data-boundary-url");
+    if (boundary) {
+      fetch(boundary, { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok) throw new Error("boundary");
+        return r.json();
+      }).then(function (geojson) { L.geoJSON(geojson, { style: OUTLINE }).addTo(map); })
+        .catch(function () { /* the map works without the outline */ });
+    }
+    return map;
+  }
+
+  function statusIcon(props) {
+    return L.divIcon({
+      className: "citymap-marker status-" + props.status,
+      html: "<span aria-hidden=\"true\">" + (props.symbol || "•").replace(/[<>&"]/g, "") + "</span>",
+      iconSize: [28, 28], iconAnchor: [14, 14], popupAnchor: [0, -14]
+    });
+  }
+
+  function popupContent(props, openLabel) {
+    var box = el("div", "citymap-card");
+    var link = el("a", null, props.number + " · " + props.category);
+    link.href = props.url;
+    box.appendChild(el("p")).appendChild(link);
+    box.appendChild(el("p", "citymap-card-status", props.symbol + " " + props.status_label));
+    box.appendChild(el("p", "citymap-card-age", props.age));
+    var more = el("a", "button button-secondary", openLabel);
+    more.href = props.url;
+    box.appendChild(more);
+    return box;
+  }
+
+  // ---- /map ---------------------------------------------------------------------------------------
+  function cityMap(container) {
+    var d = container.dataset;
+    var status = document.getElementById("citymap-status");
+    function say(text) { if (status) status.textContent = text; }
+    var map = baseMap(container, { keyboard: true, zoomControl: true }).setView(LODZ, 13);
+    var cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50 });
+    var cells = L.layerGroup();
+    map.addLayer(cluster);
+    map.addLayer(cells);
+    var pending = null;
+    var last = null;
+
+    function load() {
+      var b = map.getBounds();
+      var box = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(4); }).join(",");
+      var url = d.url + (d.url.indexOf("?") < 0 ? "?" : "&") + "bbox=" + box;
+      if (url === last) return;
+      last = url;
+      if (pending) pending.abort();
+      pending = window.AbortController ? new AbortController() : null;
+      container.setAttribute("aria-busy", "true");
+      say(d.msgLoading);
+      fetch(url, { credentials: "same-origin", signal: pending && pending.signal }).then(function (r) {
+        if (!r.ok) throw new Error("geojson " + r.status);
+        return r.json();
+      }).then(function (data) {
+        pending = null;
+        draw(data);
+        container.setAttribute("aria-busy", "false");
+      }).catch(function (e) {
+        if (e && e.name === "AbortError") return;
+        last = null;
+        container.setAttribute("aria-busy", "false");
+        say(d.msgFailed);
+      });
+    }
+
+    var drawn = null;
+    function draw(data) {
+      // The same reports as already drawn (a small pan, or a popup's auto-pan): keep the markers,
+      // so an open card stays open and focus stays where it is.
+      var signature = (data.clustered ? "c" : "r") + data.features.map(function (f) {
+        return f.properties.id || f.geometry.coordinates.join(":") + ":" + f.properties.count;
+      }).join(",");
+      if (signature === drawn) return;
+      drawn = signature;
+      cluster.clearLayers();
+      cells.clearLayers();
+      container.setAttribute("data-clustered", data.clustered ? "true" : "false");
+      container.setAttribute("data-count", String(data.count));
+      if (data.clustered) {
+        data.features.forEach(function (f) {
+          var c = f.geometry.coordinates;
+          var n = f.properties.count;
+          var label = fmt(d.msgCell, { n: n });
+          var marker = L.marker([c[1], c[0]], {
+            icon: L.divIcon({ className: "citymap-cell", html: "<span>" + n + "</span>", iconSize: [40, 40] }),
+            title: label, keyboard: true
+          });
+          marker.on("click", function () { map.setView([c[1], c[0]], map.getZoom() + 2); });
+          marker.on("add", function () { label && marker.getElement().setAttribute("aria-label", label); marker.getElement().setAttribute("role", "button"); });
+          cells.addLayer(marker);
+        });
+        say(fmt(d.msgClustered, { n: data.count }));
+        return;
+      }
+      var markers = data.features.map(function (f) {
+        var c = f.geometry.coordinates, p = f.properties;
+        var label = p.number + ", " + p.category + ", " + p.status_label;
+        var marker = L.marker([c[1], c[0]], { icon: statusIcon(p), title: label, keyboard: true });
+        marker.bindPopup(function () { return popupContent(p, d.msgOpen); });
+        marker.on("add", function () {
+          var node = marker.getElement();
+          node.setAttribute("aria-label", label);
+          node.setAttribute("role", "button");
+          node.setAttribute("data-report-id", String(p.id));
+        });
+        return marker;
+      });
+      cluster.addLayers(markers);
+      say(fmt(d.msgCount, { n: data.count }));
+    }
+
+    map.on("moveend", load);
+    load();
+    window.LckzmCityMap = map;  // for the browser tests and the curious
+  }
+
+  // ---- the small map of one report --------------------------------------------------------------
+  var leafletLoading = null;
+  function loadLeaflet(js, css) {
+    if (window.L && window.L.map) return Promise.resolve();
+    if (!leafletLoading) {
+      leafletLoading = new Promise(function (resolve, reject) {
+        var link = document.createElement("link");
+        link.rel = "stylesheet"; link.href = css;
+        var script = document.createElement("script");
+        script.src = js;
+        script.onload = resolve; script.onerror = reject;
+        document.head.appendChild(link);
+        document.head.appendChild(script);
+      });
+    }
+    return leafletLoading;
+  }
+
+  function reportMap(container) {
+    var d = container.dataset;
+    var point = [parseFloat(d.lat), parseFloat(d.long)];
+    loadLeaflet(d.leafletJs, d.leafletCss).then(function () {
+      container.hidden = false;
+      var map = baseMap(container, { keyboard: false, dragging: false, scrollWheelZoom: false,
+        zoomControl: false, doubleClickZoom: false, touchZoom: false, boxZoom: false,
+        attributionControl: false }).setView(point, 16);
+      L.marker(point, { icon: statusIcon({ status: d.status, symbol: d.symbol }), keyboard: false, interactive: false }).addTo(map);
+    }).catch(function () { /* the coordinates stay as text */ });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var city = document.getElementById("citymap");
+    if (city && window.L) cityMap(city);
+    document.querySelectorAll("[data-report-map]").forEach(function (node) {
+      if (!("IntersectionObserver" in window)) { reportMap(node); return; }
+      var seen = new IntersectionObserver(function (entries) {
+        if (entries.some(function (e) { return e.isIntersecting; })) { seen.disconnect(); reportMap(node); }
+      });
+      seen.observe(node.parentNode);
+    });
+  });
+}());

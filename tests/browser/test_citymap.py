@@ -1,0 +1,137 @@
+"""The city map and "already reported? me too" in real headless Chromium with the strict CSP on
+(issue 10). There is no internet here: tile requests are refused, as offline, so these tests
+also show the map working without tiles (plain background, outline and markers)."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from tests.browser.axe import axe_violations
+from tests.browser.waiting import wait_until
+from tests.factories import make_report
+
+pytestmark = pytest.mark.browser
+
+CENTRE = (51.7592, 19.4560)  # the map's start (zoom 13)
+NEAR = 20 / 111_320           # 20 m north, in degrees of latitude
+FAR = 200 / 111_320
+
+
+@pytest.fixture
+def map_page(page):
+    """``page`` with tiles refused (offline) and JavaScript errors collected in ``page.js_errors``."""
+    page.context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
+    page.js_errors = []
+    page.on("pageerror", lambda e: page.js_errors.append(str(e)))
+    page.on("console", lambda m: page.js_errors.append(m.text)
+            if m.type == "error" and "Content Security Policy" in m.text else None)
+    page.set_viewport_size({"width": 1024, "height": 900})
+    return page
+
+
+def _markers(page):
+    return page.locator("#citymap .citymap-marker")
+
+
+def test_markers_load_for_the_box_a_filter_changes_them_and_a_marker_opens_its_report(live_server, map_page):
+    page = map_page
+    with live_server.app.app_context():
+        pothole = make_report(lat=CENTRE[0], long=CENTRE[1]).id
+        tree = make_report(service_code="STREET_LIGHT", lat=CENTRE[0] + 0.012, long=CENTRE[1]).id
+        make_report(lat=51.60, long=19.20)  # far outside the view
+    page.goto(f"{live_server.url}/map")
+    wait_until(page, lambda: _markers(page).count() == 2, what="two markers in view")
+    assert page.locator("#citymap path.leaflet-interactive, #citymap path").count() >= 1  # outline
+    assert axe_violations(page) == []
+
+    page.select_option("#filter-service-code", "STREET_LIGHT")
+    page.click("#map-filters button[type=submit]")
+    page.wait_for_url(re.compile(r"service_code=STREET_LIGHT"))
+    wait_until(page, lambda: _markers(page).count() == 1, what="one marker after the filter")
+    assert page.locator(f'[data-report-id="{tree}"]').count() == 1
+    assert page.locator(f'[data-report-id="{pothole}"]').count() == 0
+
+    page.click(f'[data-report-id="{tree}"]')
+    link = page.locator(".leaflet-popup a.button")
+    link.wait_for()
+    link.click()
+    page.wait_for_url(re.compile(rf"/reports/{tree}$"))
+    assert page.js_errors == []
+
+
+def test_dense_reports_cluster_at_low_zoom(live_server, map_page):
+    page = map_page
+    with live_server.app.app_context():
+        for i in range(5):
+            make_report(lat=CENTRE[0] + i * 0.0003, long=CENTRE[1], commit=False)
+        make_report(lat=CENTRE[0] - 0.0003, long=CENTRE[1])
+    page.goto(f"{live_server.url}/map")
+    cluster = page.locator("#citymap .marker-cluster")
+    wait_until(page, lambda: cluster.count() == 1, what="one cluster")
+    assert cluster.inner_text().strip() == "6"
+    assert page.js_errors == []
+
+
+def test_map_is_usable_with_the_keyboard(live_server, map_page):
+    page = map_page
+    with live_server.app.app_context():
+        report = make_report(lat=CENTRE[0], long=CENTRE[1]).id
+    page.goto(f"{live_server.url}/map")
+    wait_until(page, lambda: _markers(page).count() == 1, what="the marker")
+    before = page.evaluate("[LckzmCityMap.getCenter().lat, LckzmCityMap.getCenter().lng]")
+    page.focus("#citymap")
+    page.keyboard.press("ArrowRight")
+    wait_until(page, lambda: page.evaluate("LckzmCityMap.getCenter().lng") > before[1], what="panned east")
+    marker = page.locator(f'[data-report-id="{report}"]')
+    wait_until(page, lambda: marker.count() == 1, what="the marker after panning")
+    marker.focus()
+    assert page.evaluate("document.activeElement.dataset.reportId") == str(report)
+    page.keyboard.press("Enter")
+    page.locator(".leaflet-popup a.button").wait_for()
+
+
+def test_hint_shows_a_report_20_m_away_of_the_same_category_and_me_too_counts_once(live_server, map_page):
+    from webapp.citymap.models import Support
+    from webapp.extensions import db
+    page = map_page
+    with live_server.app.app_context():
+        near = make_report(lat=CENTRE[0] + NEAR, long=CENTRE[1]).id
+        far = make_report(lat=CENTRE[0] + FAR, long=CENTRE[1]).id
+        other = make_report(service_code="STREET_LIGHT", lat=CENTRE[0] + NEAR, long=CENTRE[1]).id
+    page.goto(f"{live_server.url}/report")
+    page.select_option("#service_code", "ROAD_POTHOLE")
+    page.fill("#lat", str(CENTRE[0]))
+    page.fill("#long", str(CENTRE[1]))
+    page.locator("#long").blur()
+    item = page.locator(f"#nearby-{near}")
+    item.wait_for()
+    assert page.locator(f"#nearby-{far}").count() == 0
+    assert page.locator(f"#nearby-{other}").count() == 0
+    assert axe_violations(page) == []
+
+    item.locator("button").click()
+    page.locator(f"#nearby-{near}.supported").wait_for()
+    # The hint again (the category chosen anew), "me too" again: the same phone counts once.
+    page.select_option("#service_code", "STREET_LIGHT")
+    page.locator(f"#nearby-{other}").wait_for()
+    page.select_option("#service_code", "ROAD_POTHOLE")
+    page.locator(f"#nearby-{near} button").click()
+    page.locator(f"#nearby-{near}.supported").wait_for()
+    assert "1" in page.locator(f"#nearby-{near}").inner_text()
+    with live_server.app.app_context():
+        assert db.session.query(Support).filter_by(report_id=near).count() == 1
+    assert page.js_errors == []
+
+
+def test_report_page_shows_its_small_map_and_the_count(live_server, map_page):
+    page = map_page
+    with live_server.app.app_context():
+        report = make_report().id
+    page.goto(f"{live_server.url}/reports/{report}")
+    page.locator(".report-minimap .citymap-marker").wait_for()
+    page.click("section.support button[type=submit]")
+    page.wait_for_url(re.compile(r"supported=1"))
+    assert "1 " in page.locator(".support-count").inner_text()
+    assert page.js_errors == []

@@ -1,0 +1,182 @@
+"""The city map's data (issue 10): reports by bounding box as GeoJSON, clustering, caching, the
+"already reported?" hint and "me too" supports."""
+from __future__ import annotations
+
+import uuid
+
+from tests.factories import make_report
+from tests.helpers import csrf_token
+
+# Around ul. Piotrkowska 104 (the factory's default spot).
+BOX = "19.45,51.75,19.47,51.77"
+
+
+def _geojson(client, **args):
+    args.setdefault("bbox", BOX)
+    return client.get("/reports.geojson", query_string=args)
+
+
+def test_box_answers_geojson_in_long_lat_order_with_public_fields_only(app, client):
+    with app.app_context():
+        inside = make_report(lat=51.7593, long=19.4573).id
+        make_report(lat=51.70, long=19.40)  # outside the box
+        waiting = make_report(lat=51.7600, long=19.4600, status="awaiting_moderation",
+                              public_description="Tajny tekst").id
+    response = _geojson(client)
+    assert response.status_code == 200
+    assert response.mimetype == "application/geo+json"
+    body = response.get_json()
+    assert body["type"] == "FeatureCollection" and not body["clustered"]
+    by_id = {f["properties"]["id"]: f for f in body["features"]}
+    assert set(by_id) == {inside, waiting}
+    assert by_id[inside]["geometry"] == {"type": "Point", "coordinates": [19.4573, 51.7593]}
+    props = by_id[inside]["properties"]
+    assert props["url"] == f"/reports/{inside}" and props["status"] == "dispatched"
+    assert props["category"] and props["age"] and props["number"].endswith(f"/{inside}")
+    assert b"Tajny" not in response.data and b"description" not in response.data
+
+
+def test_filters_are_the_lists(app, client):
+    with app.app_context():
+        pothole = make_report(service_code="ROAD_POTHOLE").id
+        make_report(service_code="STREET_LIGHT", status="resolved")
+    ids = lambda r: {f["properties"]["id"] for f in r.get_json()["features"]}  # noqa: E731
+    assert ids(_geojson(client, service_code="ROAD_POTHOLE")) == {pothole}
+    assert ids(_geojson(client, status="open")) == {pothole}
+    assert ids(_geojson(client, since="2999-01-01")) == set()
+
+
+def test_missing_or_bad_box_is_a_400_not_a_crash(client):
+    for bad in (None, "1,2,3", "a,b,c,d", "19.5,51.8,19.4,51.7", "nan,1,2,3", "0,0,0,999"):
+        response = client.get("/reports.geojson", query_string={"bbox": bad} if bad else {})
+        assert response.status_code == 400
+
+
+def test_too_many_reports_come_as_counts_per_cell(app, client, monkeypatch):
+    from webapp.citymap import queries
+    monkeypatch.setattr(queries, "MAX_FEATURES", 3)
+    with app.app_context():
+        for i in range(5):
+            make_report(lat=51.752 + i * 0.003, long=19.452 + i * 0.003, commit=False)
+        make_report()
+    body = _geojson(client).get_json()
+    assert body["clustered"] and body["count"] == 6
+    assert {f["properties"]["kind"] for f in body["features"]} == {"cluster"}
+    assert sum(f["properties"]["count"] for f in body["features"]) == 6
+
+
+def test_panning_back_costs_a_304(app, client):
+    with app.app_context():
+        make_report()
+    first = _geojson(client)
+    assert first.headers["ETag"] and "max-age" in first.headers["Cache-Control"]
+    again = client.get("/reports.geojson", query_string={"bbox": BOX},
+                       headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and not again.data
+
+
+# ---- "already reported?" -----------------------------------------------------------------------
+
+# 20 m and 200 m north of the factory's default spot (51.7593, 19.4573).
+NEAR_LAT = 51.7593 + 20 / 111_320
+FAR_LAT = 51.7593 + 200 / 111_320
+
+
+def _nearby(client, code="ROAD_POTHOLE", lat=NEAR_LAT, long=19.4573):
+    return client.get("/report/nearby", query_string={"service_code": code, "lat": lat, "long": long})
+
+
+def test_hint_shows_same_category_within_50_m_only(app, client):
+    with app.app_context():
+        near = make_report().id
+        far = make_report(lat=FAR_LAT).id
+        other = make_report(service_code="STREET_LIGHT").id
+        closed = make_report(status="resolved").id
+    html = _nearby(client).get_data(as_text=True)
+    assert f'id="nearby-{near}"' in html and 'hx-post="/reports/' in html
+    for absent in (far, other, closed):
+        assert f'id="nearby-{absent}"' not in html
+
+
+def test_hint_is_empty_not_an_error_for_incomplete_or_bad_input(client):
+    for args in ({}, {"service_code": "ROAD_POTHOLE"}, {"service_code": "NOPE", "lat": "51.7", "long": "19.4"},
+                 {"service_code": "ROAD_POTHOLE", "lat": "abc", "long": "inf"}):
+        response = client.get("/report/nearby", query_string=args)
+        assert response.status_code == 200 and "nearby-" not in response.get_data(as_text=True)
+
+
+# ---- "me too" ------------------------------------------------------------------------------------
+
+def _support(client, report_id, supporter, **extra):
+    data = {"supporter_id": supporter, "csrf_token": csrf_token(client), **extra}
+    return client.post(f"/reports/{report_id}/supports", data=data,
+                       headers={"Accept": "application/json"})
+
+
+def test_me_too_counts_once_per_phone_and_is_never_a_report(app, client):
+    from webapp.citymap.models import Support
+    from webapp.extensions import db
+    from webapp.reports.models import Report
+    with app.app_context():
+        report_id = make_report().id
+    phone, other = str(uuid.uuid4()), str(uuid.uuid4())
+    first = _support(client, report_id, phone)
+    assert first.status_code == 201 and first.get_json()["support_count"] == 1
+    again = _support(client, report_id, phone)
+    assert again.status_code == 200 and again.get_json() == {**first.get_json(), "created": False}
+    assert _support(client, report_id, other).get_json()["support_count"] == 2
+    with app.app_context():
+        assert db.session.query(Report).count() == 1
+        assert db.session.query(Support).count() == 2
+    page = client.get(f"/reports/{report_id}").get_data(as_text=True)
+    assert "2 " in page and 'class="support-count"' in page
+
+
+def test_me_too_keeps_the_email_only_with_consent(app, client):
+    from webapp.citymap.models import Support
+    from webapp.extensions import db
+    with app.app_context():
+        report_id = make_report().id
+    refused = _support(client, report_id, str(uuid.uuid4()), email="a@example.org")
+    assert refused.status_code == 422 and "consent" in refused.get_json()["errors"]
+    assert _support(client, report_id, str(uuid.uuid4()), email="a@example.org", consent="y").status_code == 201
+    with app.app_context():
+        support = db.session.query(Support).one()
+        assert support.email == "a@example.org" and support.consent_at is not None
+
+
+def test_me_too_refuses_closed_unknown_and_bad_ids(app, client):
+    with app.app_context():
+        closed = make_report(status="resolved").id
+        open_id = make_report().id
+    assert _support(client, closed, str(uuid.uuid4())).status_code == 422
+    assert _support(client, 999_999, str(uuid.uuid4())).status_code == 404
+    assert _support(client, open_id, "not-a-uuid").status_code == 422
+    plain = client.post(f"/reports/{open_id}/supports",
+                        data={"supporter_id": str(uuid.uuid4()), "csrf_token": csrf_token(client)})
+    assert plain.status_code == 303
+    assert client.post(f"/reports/{open_id}/supports", data={"supporter_id": str(uuid.uuid4())}).status_code == 400
+
+
+# ---- pages -----------------------------------------------------------------------------------------
+
+def test_map_page_keeps_filters_in_the_url_and_points_to_the_list(client):
+    html = client.get("/map?service_code=ROAD_POTHOLE&status=open&since=2026-01-01").get_data(as_text=True)
+    assert 'data-url="/reports.geojson?service_code=ROAD_POTHOLE&amp;status=open&amp;since=2026-01-01"' in html
+    assert 'href="/reports?service_code=ROAD_POTHOLE&amp;status=open"' in html
+    assert 'value="2026-01-01"' in html and "<script>" not in html and "style=" not in html
+
+
+def test_form_has_the_live_region_before_anything_is_found(client):
+    html = client.get("/report").get_data(as_text=True)
+    assert 'id="nearby"' in html and 'aria-live="polite"' in html
+
+
+def test_open311_requests_carry_the_support_count(app, client):
+    with app.app_context():
+        report_id = make_report().id
+    _support(client, report_id, str(uuid.uuid4()))
+    listed = {r["service_request_id"]: r for r in client.get("/open311/v2/requests.json").get_json()}
+    assert listed[str(report_id)]["support_count"] == 1
+    one = client.get(f"/open311/v2/requests/{report_id}.json").get_json()[0]
+    assert one["support_count"] == 1

@@ -1,0 +1,24 @@
+"""The city map: reports by bounding box (GeoJSON), the ``/map`` page, the "already reported?"
+hint of the form and "me too" supports.
+
+Sits between departments and reports in the layers: it reads reports (queries, models) and
+owns only its ``report_support`` table; open311 and dispatch above may read supports.
+"""
+from __future__ import annotations
+
+from webapp.citymap import models, views  # noqa: F401  (models: the tables)
+import uuid
+
+from webapp.citymap.geojson import STATUS_SYMBOLS
+from webapp.citymap.queries import support_count
+
+
+def init_app(app) -> None:
+    """Register the ``citymap`` blueprint and the template globals ``support_count``,
+    ``status_symbol`` and ``new_supporter_id`` (the report page and form include the
+    ``map/`` parts without the reports package knowing of supports)."""
+    app.register_blueprint(views.bp)
+    app.jinja_env.globals.update(
+        support_count=support_count,
+        status_symbol=lambda status: STATUS_SYMBOLS.get(status, "•"),
+        new_supporter_id=lambda: str(uuid.uuid4()))
