@@ -90,7 +90,7 @@ def _unit_page(app):
     from webapp.extensions import db
     with app.app_context():
         report = make_report(history=[("dispatched", "", "system", None, "zdit", 0)])
-        link = issue_link(report, "zdit")
+        link = issue_link(report, "zdit", max_age_days=30)
         db.session.commit()
         return report.id, f"/departments/links/{link_token(link)}"
 
