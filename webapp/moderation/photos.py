@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 
+from flask import g
 from flask_babel import lazy_gettext as _l
 from PIL import Image
 from sqlalchemy import select
@@ -33,9 +34,17 @@ def hidden_ids(photo_ids) -> set[int]:
 
 
 def visible(photos) -> list:
-    """``photos`` without the hidden ones (registered in ``webapp.reports.queries.PHOTO_FILTERS``)."""
-    hidden = hidden_ids(p.id for p in photos)
-    return [p for p in photos if p.id not in hidden]
+    """``photos`` without the hidden ones (registered in ``webapp.reports.queries.PHOTO_FILTERS``).
+
+    The ids of every hidden photo (few: operators hide the odd face or plate) are read once per
+    app context and kept in ``flask.g``, so a list page costs one query, not one per report."""
+    photos = list(photos)
+    if not photos:
+        return photos
+    if "hidden_photo_ids" not in g:
+        g.hidden_photo_ids = set(db.session.scalars(
+            select(PhotoModeration.photo_id).where(PhotoModeration.hidden)))
+    return [p for p in photos if p.id not in g.hidden_photo_ids]
 
 
 def _row(photo) -> PhotoModeration:
@@ -52,6 +61,7 @@ def set_hidden(report, photo_id: int, user, hidden: bool = True) -> None:
     row = _row(photo)
     before = bool(row.hidden)
     row.hidden = hidden
+    g.pop("hidden_photo_ids", None)  # the next read sees this decision
     record("photo.hide" if hidden else "photo.show", actor=user, object_type="photo",
            object_id=photo.id, before={"hidden": before, "report": report.id},
            after={"hidden": hidden, "report": report.id})
