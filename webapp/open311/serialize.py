@@ -1,4 +1,5 @@
-"""Turning services and reports into Open311 GeoReport v2 JSON objects.
+"""Turning services and reports into Open311 GeoReport v2 objects (dicts, written
+as XML or JSON by :mod:`webapp.open311.formats`).
 
 Spec: http://wiki.open311.org/GeoReport_v2/. Datetimes are ISO 8601 (W3C) in UTC with an explicit
 ``+00:00`` offset. Only public fields are written: never ``email``, consent, ``client_id``, the
@@ -50,13 +51,19 @@ def media_url(report: Report) -> str | None:
     return url_for("photos.public", photo_id=photos[0].id, _external=True)
 
 
-def request_json(config, report: Report, lang: str, *, with_history: bool = False) -> dict:
+def support_count(report: Report) -> int:
+    """How many residents said "me too" (issue 10 adds the column; 0 until then)."""
+    return int(getattr(report, "support_count", 0) or 0)
+
+
+def request_json(config, report: Report, lang: str, *, extensions: bool = False) -> dict:
     """One GeoReport v2 ``service_request`` object for ``report``.
 
     ``status`` is ``open``/``closed`` (:attr:`Status.open311`); ``agency_responsible`` is the
     unit's name; ``description`` is the moderated ``public_description`` ("" while awaiting
-    moderation). With ``with_history`` our extension ``status_history`` is added: a list, oldest
-    first, of ``{status, open311_status, note, agency_responsible, datetime}``.
+    moderation). With ``extensions`` (``extensions=true``) our extension fields are added:
+    ``support_count`` ("me too" count) and ``status_history``, a list, oldest first, of
+    ``{status, open311_status, note, agency_responsible, datetime}``.
     """
     status = Status(report.status)
     data = {
@@ -78,7 +85,8 @@ def request_json(config, report: Report, lang: str, *, with_history: bool = Fals
         "long": report.long,
         "media_url": media_url(report),
     }
-    if with_history:
+    if extensions:
+        data["support_count"] = support_count(report)
         data["status_history"] = [
             {
                 "status": change.status,
