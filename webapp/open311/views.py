@@ -6,6 +6,9 @@ URL map (``<fmt>`` is ``xml`` or ``json``):
 - ``GET /open311/v2/services.<fmt>``: the categories.
 - ``GET /open311/v2/requests.<fmt>``: reports, filtered and paged.
 - ``GET /open311/v2/requests/<service_request_id>.<fmt>``: one report.
+- ``POST /open311/v2/requests.<fmt>``: an app files a report (``api_key``; no CSRF and no
+  same-origin check: the key authenticates; rate-limited per key).
+- ``GET /open311/v2/tokens/<token>.<fmt>``: the id of a report filed while held.
 
 Errors are ``<errors><error><code/><description/></error></errors>`` or
 ``[{"code", "description"}]`` (webapp.errors writes those for routing failures: 404, 405 with
@@ -13,11 +16,16 @@ Errors are ``<errors><error><code/><description/></error></errors>`` or
 """
 from __future__ import annotations
 
-from flask import Blueprint, request
+import hashlib
+
+from flask import Blueprint, current_app, request
 from flask_babel import get_locale
 
+from webapp.extensions import csrf, limiter
 from webapp.open311 import formats, services
+from webapp.open311.apikeys import find_key
 from webapp.open311.params import Open311Error
+from webapp.security import cross_origin_allowed
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 discovery_bp = Blueprint("open311_discovery", __name__, url_prefix="/open311")
@@ -30,6 +38,19 @@ def _lang() -> str:
 
 def _format() -> str:
     return "xml" if request.path.endswith(".xml") else "json"
+
+
+def _key_identity() -> str:
+    """Rate-limit bucket of a POST: the API key sent (hashed), so each app has its own."""
+    token = request.form.get("api_key") or ""
+    return "open311-key:" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _key_limit() -> str:
+    """The key's own rate limit, else ``OPEN311_KEY_RATE_LIMIT``."""
+    key = find_key(request.form.get("api_key"))
+    return (key.rate_limit if key and key.rate_limit else None) \
+        or current_app.config["OPEN311_KEY_RATE_LIMIT"]
 
 
 @bp.after_request
@@ -74,3 +95,21 @@ def request_detail(service_request_id: str, fmt: str):
     """GeoReport v2 ``GET service request``: a one-element list."""
     return formats.render(fmt, "service_requests", "request",
                           services.get_request(service_request_id, request.args, _lang()))
+
+
+@bp.post(f"/requests.{FMT}")
+@cross_origin_allowed
+@csrf.exempt
+@limiter.limit(_key_limit, key_func=_key_identity)
+def requests_create(fmt: str):
+    """GeoReport v2 ``POST service request`` (fields: :mod:`webapp.open311.forms`)."""
+    created = services.create_request(request.form,
+                                      idempotency_header=request.headers.get("Idempotency-Key"))
+    return formats.render(fmt, "service_requests", "request", created)
+
+
+@bp.get(f"/tokens/<token>.{FMT}")
+def token_detail(token: str, fmt: str):
+    """GeoReport v2 ``GET request id from a token``."""
+    return formats.render(fmt, "service_requests", "request",
+                          services.token_status(token, request.args))

@@ -5,7 +5,7 @@ import enum
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy import ForeignKey, String, Text, Float, Integer
+from sqlalchemy import JSON, ForeignKey, String, Text, Float, Integer
 
 from webapp.clock import UTCDateTime, utcnow
 from webapp.extensions import db
@@ -78,6 +78,12 @@ class Report(db.Model):
     tracking_token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     requested_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, index=True)
     updated_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    # Answers to the category's extra questions (routing.toml ``attributes``), by variable code:
+    # {"pole_number": "A-12", "blocks_road": "yes"}; the form and Open311 attribute[...] alike.
+    attributes: Mapped[dict | None] = mapped_column(JSON)
+    # The Open311 app (webapp.open311.models.ApiKey) that filed it; None for the portal's form.
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id", ondelete="SET NULL"),
+                                                   index=True)
     # Optimistic locking: two status changes racing on one report cannot both win (the loser's
     # UPDATE matches no row and raises StaleDataError; the caller reloads and decides again).
     version_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")

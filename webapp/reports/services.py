@@ -64,6 +64,10 @@ class ReportInput:
     photos: list = field(default_factory=list)
     uploads: list = field(default_factory=list)
     errors: dict = field(default_factory=dict)
+    # Answers to the category's extra questions by variable code (routing.toml attributes).
+    attributes: dict = field(default_factory=dict)
+    # The Open311 app's key (webapp.open311) when an app filed it; None for the portal's form.
+    api_key_id: int | None = None
 
 
 @dataclass
@@ -275,6 +279,8 @@ def _new_report(data: ReportInput, client_id: str, service, location, *, token: 
         agency_responsible=decision.unit_id,
         routing_rule=decision.rule,
         tracking_token_hash=token_hash(token),
+        attributes=dict(data.attributes) or None,
+        api_key_id=data.api_key_id,
         requested_at=now,
         updated_at=now,
     )
