@@ -48,7 +48,8 @@ def test_services_match_the_routing_file(app, client):
                                 "type", "keywords", "group"}
         assert service["service_name"] == category["name_en"]
         assert service["group"] == groups[category["group"]]
-        assert service["metadata"] is False and service["type"] == "realtime"
+        assert service["metadata"] is bool(category.get("attributes"))
+        assert service["type"] == "realtime"
         assert isinstance(service["keywords"], str)
 
     _, services_pl = get_json(client, "/open311/v2/services.json?lang=pl")
@@ -131,8 +132,8 @@ def test_single_request_has_the_status_history(app, client):
     assert response.status_code == 200
     assert isinstance(body, list) and len(body) == 1
     r = body[0]
-    assert set(r) == REQUEST_FIELDS | {"status_history", "support_count"}
-    assert r["support_count"] == 0
+    assert set(r) == REQUEST_FIELDS | {"status_history", "support_count", "attributes"}
+    assert r["support_count"] == 0 and r["attributes"] == {}
     assert r["service_request_id"] == str(rid) and r["status"] == "closed"
     assert r["agency_responsible"] == names["wgk"]
     assert r["status_history"] == [

@@ -55,6 +55,7 @@ def test_requests_xml_and_single_request_xml(app, client):
     one = get_xml(client, f"/open311/v2/requests/{rid}.xml?extensions=true")
     assert one.tag == "service_requests" and len(one) == 1
     assert one[0].findtext("support_count") == "0"
+    assert one[0].find("attributes") is not None
     changes = one[0].find("status_history")
     assert [c.findtext("status") for c in changes] == ["resolved"]
     assert one[0].findtext("service_request_id") == str(rid)
@@ -106,3 +107,29 @@ def test_not_found_and_not_allowed_in_both_formats(app, client):
     assert response.get_json()[0]["code"] == 405
     response = client.get("/open311/v2/services.csv")
     assert response.status_code == 404 and response.get_json()[0]["code"] == 404
+
+
+def test_service_definitions_with_attributes(app, client):
+    services = client.get("/open311/v2/services.json").get_json()
+    with_questions = {s["service_code"] for s in services if s["metadata"]}
+    assert {"STREET_LIGHT", "TREE_HAZARD"} <= with_questions
+    body = client.get("/open311/v2/services/TREE_HAZARD.json?lang=en").get_json()
+    assert body["service_code"] == "TREE_HAZARD"
+    [blocks] = body["attributes"]
+    assert blocks["code"] == "blocks_road" and blocks["datatype"] == "singlevaluelist"
+    assert blocks["required"] is True and blocks["variable"] is True and blocks["order"] == 1
+    assert [v["key"] for v in blocks["values"]] == ["road", "pavement", "no"]
+    assert blocks["values"][0]["name"] == "Yes, the road"
+    root = get_xml(client, "/open311/v2/services/STREET_LIGHT.xml")
+    assert root.tag == "service_definition"
+    assert root.findtext("service_code") == "STREET_LIGHT"
+    attributes = root.find("attributes")
+    assert [a.tag for a in attributes] == ["attribute", "attribute"]
+    assert attributes[0].findtext("code") == "pole_number"
+    assert attributes[0].findtext("variable") == "true"
+    assert [v.findtext("key") for v in attributes[1].find("values")] == \
+        ["one", "several", "whole_street"]
+    assert {v.tag for v in attributes[1].find("values")} == {"value"}
+    plain = client.get("/open311/v2/services/ROAD_POTHOLE.json").get_json()
+    assert plain == {"service_code": "ROAD_POTHOLE", "attributes": []}
+    _xml_error(client.get("/open311/v2/services/NOPE.xml"), 404)

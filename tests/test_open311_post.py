@@ -258,3 +258,20 @@ def test_media_url_to_the_servers_own_network_is_refused_by_default(app, client,
     assert response.status_code == 400
     assert "media_url" in response.get_json()[0]["description"]
     assert reports(app) == []
+
+
+def test_attributes_are_checked_and_stored_like_the_forms(app, client, api_key):
+    fields = {"api_key": api_key, "service_code": "TREE_HAZARD",
+              "description": "Powalone drzewo leży na ulicy", **INSIDE}
+    missing = post(client, **fields)
+    assert missing.status_code == 400 and "attributes" in missing.get_json()[0]["description"]
+    wrong = post(client, **{**fields, "attribute[blocks_road]": "maybe"})
+    assert wrong.status_code == 400
+    assert reports(app) == []
+    ok = post(client, **{**fields, "attribute[blocks_road]": "road", "attribute[unknown]": "x"})
+    assert ok.status_code == 200, ok.get_data(as_text=True)
+    [report] = reports(app)
+    assert report.attributes == {"blocks_road": "road"}
+    rid = ok.get_json()[0]["service_request_id"]
+    got = client.get(f"/open311/v2/requests/{rid}.json?extensions=true").get_json()
+    assert got[0]["attributes"] == {"blocks_road": "road"}

@@ -24,7 +24,8 @@ def w3c_datetime(value: datetime | None) -> str | None:
 
 def service_json(config, service, lang: str) -> dict:
     """One entry of ``services.json``: ``{service_code, service_name, description, metadata,
-    type, keywords, group}``. ``keywords`` lists the category's names in the other UI
+    type, keywords, group}``; ``metadata`` is true when the category has extra questions
+    (see :func:`service_definition_json`). ``keywords`` lists the category's names in the other UI
     languages (comma separated) so clients can search in any of them."""
     name = service.name(lang)
     others = []
@@ -36,11 +37,36 @@ def service_json(config, service, lang: str) -> dict:
         "service_code": service.code,
         "service_name": name,
         "description": name,
-        "metadata": False,
+        "metadata": bool(service.attributes),
         "type": "realtime",
         "keywords": ", ".join(others),
         "group": config.group_name(service.code, lang) or "",
     }
+
+
+DATATYPE_DESCRIPTIONS = {"number": "A number, e.g. 3 or 2.5.", "string": "One line of text.",
+                         "text": "Text, several lines allowed."}
+
+
+def service_definition_json(service, lang: str) -> dict:
+    """GeoReport v2 service definition: ``{service_code, attributes: [{variable, code,
+    datatype, required, datatype_description, order, description, values: [{key, name}]}]}``
+    from the category's ``attributes`` in routing.toml (``values`` only for list types)."""
+    attributes = []
+    for order, attribute in enumerate(service.attributes, start=1):
+        entry = {
+            "variable": True,
+            "code": attribute.code,
+            "datatype": attribute.datatype,
+            "required": attribute.required,
+            "datatype_description": DATATYPE_DESCRIPTIONS.get(attribute.datatype, ""),
+            "order": order,
+            "description": attribute.description(lang),
+        }
+        if attribute.values:
+            entry["values"] = [{"key": v.key, "name": v.name(lang)} for v in attribute.values]
+        attributes.append(entry)
+    return {"service_code": service.code, "attributes": attributes}
 
 
 def media_url(report: Report) -> str | None:
@@ -62,7 +88,7 @@ def request_json(config, report: Report, lang: str, *, extensions: bool = False)
     ``status`` is ``open``/``closed`` (:attr:`Status.open311`); ``agency_responsible`` is the
     unit's name; ``description`` is the moderated ``public_description`` ("" while awaiting
     moderation). With ``extensions`` (``extensions=true``) our extension fields are added:
-    ``support_count`` ("me too" count) and ``status_history``, a list, oldest first, of
+    ``support_count`` ("me too" count), ``attributes`` (answers by code) and ``status_history``, a list, oldest first, of
     ``{status, open311_status, note, agency_responsible, datetime}``.
     """
     status = Status(report.status)
@@ -85,8 +111,12 @@ def request_json(config, report: Report, lang: str, *, extensions: bool = False)
         "long": report.long,
         "media_url": media_url(report),
     }
+
     if extensions:
         data["support_count"] = support_count(report)
+        # The answers to the category's questions (attribute[code]), public once moderated.
+        data["attributes"] = dict(report.attributes or {}) \
+            if queries.description_is_public(report) else {}
         data["status_history"] = [
             {
                 "status": change.status,

@@ -15,7 +15,7 @@ from flask_babel import get_locale, gettext as _
 from webapp.clock import utcnow
 from webapp.open311 import serialize
 from webapp.open311.apikeys import authenticate
-from webapp.open311.forms import Open311RequestForm, attributes_from
+from webapp.open311.forms import Open311RequestForm
 from webapp.open311.media import MediaError, fetch_media
 from webapp.open311.params import (BadParameter, Open311Error, check_jurisdiction, is_true,
                                    parse_requests_query)
@@ -35,6 +35,16 @@ def list_services(args: Mapping[str, str], lang: str) -> list[dict]:
     check_jurisdiction(args, current_app.config["OPEN311_JURISDICTION_ID"])
     config = current_routing()
     return [serialize.service_json(config, service, lang) for service in config.services.values()]
+
+
+def service_definition(service_code: str, args: Mapping[str, str], lang: str) -> dict:
+    """``GET service definition``: the category's extra questions; 404 for an unknown code."""
+    check_jurisdiction(args, current_app.config["OPEN311_JURISDICTION_ID"])
+    service = current_routing().service(service_code)
+    if service is None:
+        raise Open311Error(404, _("Unknown service_code: %(codes)s. See services.xml for the "
+                                  "list.", codes=service_code))
+    return serialize.service_definition_json(service, lang)
 
 
 def list_requests(args: Mapping[str, str], lang: str) -> list[dict]:
@@ -136,7 +146,6 @@ def create_request(formdata, *, idempotency_header: str | None = None) -> list[d
     form = Open311RequestForm(formdata=formdata)
     key = authenticate(formdata.get("api_key"))
     data = form.to_input()
-    data.attributes = attributes_from(formdata)
     data.client_id = _client_id(key.id, form, data.attributes, idempotency_header)
     data.consent = is_true(form.email_consent.data)
     data.api_key_id = key.id

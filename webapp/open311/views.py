@@ -4,6 +4,7 @@ URL map (``<fmt>`` is ``xml`` or ``json``):
 
 - ``GET /open311/discovery.<fmt>``: service discovery.
 - ``GET /open311/v2/services.<fmt>``: the categories.
+- ``GET /open311/v2/services/<service_code>.<fmt>``: a category's definition (attributes).
 - ``GET /open311/v2/requests.<fmt>``: reports, filtered and paged.
 - ``GET /open311/v2/requests/<service_request_id>.<fmt>``: one report.
 - ``POST /open311/v2/requests.<fmt>``: an app files a report (``api_key``; no CSRF and no
@@ -81,6 +82,13 @@ def discovery(fmt: str):
 def services_list(fmt: str):
     """Every category of ``routing.toml`` in file order, as GeoReport v2 services."""
     return formats.render(fmt, "services", "service", services.list_services(request.args, _lang()))
+
+
+@bp.get(f"/services/<service_code>.{FMT}")
+def service_definition(service_code: str, fmt: str):
+    """GeoReport v2 service definition: the category's extra questions (attributes)."""
+    return formats.render(fmt, "service_definition", None,
+                          services.service_definition(service_code, request.args, _lang()))
 
 
 @bp.get(f"/requests.{FMT}")
