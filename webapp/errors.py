@@ -1,6 +1,7 @@
 """One error renderer for every status code, plus the maintenance switch (regulamin pkt 10)."""
 from __future__ import annotations
 
+import re
 from xml.sax.saxutils import escape
 
 from flask import Flask, Response, render_template, request, jsonify
@@ -18,6 +19,10 @@ def _wants_json() -> bool:
     return request.path.startswith("/open311/") or request.path == "/healthz" or wants_json()
 
 
+# Characters XML 1.0 cannot carry, even escaped (a message may quote a URL path).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _open311_xml() -> bool:
     # GeoReport v2: XML is the spec's format; the suffix of the path says which one is wanted.
     return request.path.startswith("/open311/") and request.path.endswith(".xml")
@@ -29,7 +34,7 @@ def render_error(status: int, message: str):
     HTML otherwise."""
     if _open311_xml():
         body = (f'<?xml version="1.0" encoding="utf-8"?>\n<errors><error><code>{status}</code>'
-                f"<description>{escape(message)}</description></error></errors>")
+                f"<description>{escape(_XML_ILLEGAL.sub('', message))}</description></error></errors>")
         return Response(body, status=status, content_type="text/xml; charset=utf-8")
     if _wants_json():
         return jsonify([{"code": status, "description": message}]), status

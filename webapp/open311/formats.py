@@ -8,11 +8,15 @@ The XML uses the spec's element names: a list is a root element (``services``,
 from __future__ import annotations
 
 import json
+import re
 from xml.etree import ElementTree as ET
 
 from flask import Response
 
 FORMATS = ("xml", "json")
+#: Characters XML 1.0 cannot carry at all (not even escaped); dropped from text (a URL path,
+#: unlike the query, is not cleaned of control characters before it reaches us).
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 #: Element name of the items of a nested list, by the list's own name.
 ITEM_TAGS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint",
              "formats": "format", "status_history": "status_change"}
@@ -23,7 +27,7 @@ def _text(value) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return XML_ILLEGAL.sub("", str(value))
 
 
 def _fill(element: ET.Element, value) -> None:

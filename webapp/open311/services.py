@@ -13,7 +13,7 @@ from flask import current_app, url_for
 from flask_babel import get_locale, gettext as _
 
 from webapp.clock import utcnow
-from webapp.open311 import serialize
+from webapp.open311 import openapi, serialize
 from webapp.open311.apikeys import authenticate
 from webapp.open311.forms import Open311RequestForm
 from webapp.open311.media import MediaError, fetch_media
@@ -72,6 +72,12 @@ def get_request(service_request_id: str, args: Mapping[str, str], lang: str) -> 
         raise Open311Error(404, _("There is no service request %(id)s.", id=service_request_id))
     return [serialize.request_json(current_routing(), report, lang,
                                    extensions=is_true(args.get("extensions")))]
+
+
+def openapi_description() -> dict:
+    """The OpenAPI 3.1 description (:mod:`webapp.open311.openapi`) with this server's URLs."""
+    base = url_for("open311.services_list", fmt="json").rsplit("/", 1)[0]
+    return openapi.describe(base, base.rsplit("/", 1)[0])
 
 
 def discovery() -> dict:

@@ -10,6 +10,7 @@ URL map (``<fmt>`` is ``xml`` or ``json``):
 - ``POST /open311/v2/requests.<fmt>``: an app files a report (``api_key``; no CSRF and no
   same-origin check: the key authenticates; rate-limited per key).
 - ``GET /open311/v2/tokens/<token>.<fmt>``: the id of a report filed while held.
+- ``GET /open311/v2/openapi.json``: the OpenAPI 3.1 description.
 
 Errors are ``<errors><error><code/><description/></error></errors>`` or
 ``[{"code", "description"}]`` (webapp.errors writes those for routing failures: 404, 405 with
@@ -70,6 +71,12 @@ def _cors_discovery(response):
 def _open311_error(e: Open311Error):
     return formats.render(_format(), "errors", "error",
                           [{"code": e.code, "description": e.description}], status=e.code)
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The OpenAPI 3.1 description of this API."""
+    return formats.render("json", "openapi", None, services.openapi_description())
 
 
 @discovery_bp.get(f"/discovery.{FMT}")
