@@ -8,10 +8,12 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from tests.conftest import fixture_photo
+from tests.factories import latest_link
 
+from webapp.departments.services import link_url
 from webapp.extensions import db
 from webapp.open311.apikeys import create_key, token_hash
-from webapp.open311.models import ApiKey
+from webapp.reports.models import ApiKey
 from webapp.reports.models import Report
 
 INSIDE = {"lat": "51.7593", "long": "19.4573"}  # ul. Piotrkowska
@@ -275,3 +277,19 @@ def test_attributes_are_checked_and_stored_like_the_forms(app, client, api_key):
     rid = ok.get_json()[0]["service_request_id"]
     got = client.get(f"/open311/v2/requests/{rid}.json?extensions=true").get_json()
     assert got[0]["attributes"] == {"blocks_road": "road"}
+
+
+def test_the_units_page_names_the_app_and_shows_the_answers(app, client, api_key):
+    response = post(client, api_key=api_key, service_code="STREET_LIGHT",
+                    description="Latarnia nie świeci od tygodnia",
+                    **{"attribute[pole_number]": "ZD-4411", "attribute[lamps_out]": "several"},
+                    **INSIDE)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    with app.app_context():
+        report = db.session.scalar(db.select(Report))
+        link = latest_link(report)
+        path = link_url(link).removeprefix("http://127.0.0.1:5000")
+    html = client.get(path + "?lang=en").get_data(as_text=True)
+    assert "Sent through the app" in html and "Łódź Fixer" in html
+    assert "ZD-4411" in html and "Several in one place" in html
+    assert "How many lamps are out?" in html

@@ -1,7 +1,7 @@
 """Open311 GeoReport v2 API (XML and JSON): discovery, services, requests."""
 from __future__ import annotations
 
-from webapp.open311 import cli, models, views  # noqa: F401  (models: the api_key table)
+from webapp.open311 import cli, views
 
 
 def init_app(app) -> None:

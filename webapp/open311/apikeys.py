@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.open311.models import ApiKey
+from webapp.reports.models import ApiKey
 from webapp.open311.params import Open311Error
 
 
