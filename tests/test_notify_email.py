@@ -28,9 +28,11 @@ def tracked_report(**fields):
 
 def change_status(report_id, status="accepted", note=""):
     from webapp.reports.lifecycle import set_status
+    from webapp.routing.services import current_routing
     from webapp.reports.models import Report
     change = set_status(db.session.get(Report, report_id), status, actor_kind="unit",
-                        actor_id="zdit", note=note)
+                        actor_id="zdit", note=note,
+                        routing=current_routing())
     db.session.commit()
     return change
 

@@ -58,11 +58,11 @@ def _run_app(tmp_path, code: str, **env) -> subprocess.CompletedProcess:
 _REQUEST = """
 from webapp import create_app
 c = create_app().test_client()
-r = c.get('/healthz', headers={'X-Request-ID': 'nginx-abc123'})
+r = c.get('/manifest.json', headers={'X-Request-ID': 'nginx-abc123'})  # no tables needed
 print(r.headers['X-Request-ID'])
 """
 _LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO \[(?P<rid>[^\]]+)\] "
-                   r"webapp\.access: GET /healthz 200 [0-9.]+ ms$", re.M)
+                   r"webapp\.access: GET /manifest\.json 200 [0-9.]+ ms$", re.M)
 
 
 def test_every_log_line_has_utc_time_level_and_the_request_id(tmp_path):

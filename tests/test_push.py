@@ -57,7 +57,9 @@ def subscribe(client, token, browser, lang="pl"):
 
 def change_status(report, status="accepted", note=""):
     from webapp.reports.lifecycle import set_status
-    change = set_status(report, status, actor_kind="unit", actor_id="zdit", note=note)
+    from webapp.routing.services import current_routing
+    change = set_status(report, status, actor_kind="unit", actor_id="zdit", note=note,
+                        routing=current_routing())
     db.session.commit()
     return change
 

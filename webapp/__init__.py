@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(config_module.from_environment(instance_path, ROOT))
     if config:
         app.config.update(config)
+    # Imported here like the domains below (`flask routing check` must not load them).
     from webapp import database, logs
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database.engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS"))

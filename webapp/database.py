@@ -17,6 +17,7 @@ import threading
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.pool import NullPool
+from webapp.extensions import db
 
 #: How long a SQLite writer waits for another process's writer to finish (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -78,7 +79,6 @@ def init_app(app: Flask) -> None:
 
     Must run after ``db.init_app(app)`` (the engines exist then) and before any connection.
     """
-    from webapp.extensions import db
     with app.app_context():
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":

@@ -43,6 +43,9 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage, ImmutableMultiDict, MultiDict
 from werkzeug.routing import IntegerConverter
 from wtforms import TextAreaField
+from werkzeug.routing import ValidationError
+from flask import request
+from flask_wtf.form import _Auto, _is_submitted
 
 #: The largest id a URL may carry: PostgreSQL ``integer`` (our primary keys).
 MAX_ID = 2**31 - 1
@@ -131,7 +134,6 @@ class BoundedIntConverter(IntegerConverter):
     def to_python(self, value: str):
         # int() of a many-thousand-digit string is slow (and refused past 4300 digits).
         if len(value.lstrip("-0")) > len(str(MAX_ID)):
-            from werkzeug.routing import ValidationError
             raise ValidationError()
         return super().to_python(value)
 
@@ -166,8 +168,6 @@ class InputForm(FlaskForm):
             return super().bind_field(form, unbound_field, options)
 
         def wrap_formdata(self, form, formdata):
-            from flask import request
-            from flask_wtf.form import _Auto, _is_submitted
             if formdata is _Auto and _is_submitted() and not request.files and not request.form \
                     and request.is_json:
                 body = request.get_json(silent=True)

@@ -16,6 +16,7 @@ import uuid
 from urllib.parse import quote
 
 from flask import Flask, g, has_request_context, request
+from flask import current_app
 
 #: What we accept from a proxy as a request id: short, printable, nothing a log reader could
 #: mistake for another field or line.
@@ -49,7 +50,6 @@ def request_id() -> str:
     """
     rid = g.get("request_id")
     if rid is None:
-        from flask import current_app
         incoming = request.headers.get("X-Request-ID", "")
         trusted = int(current_app.config.get("TRUSTED_PROXIES") or 0) > 0
         rid = incoming if trusted and _REQUEST_ID.match(incoming) else uuid.uuid4().hex

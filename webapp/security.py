@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
 from werkzeug.middleware.proxy_fix import ProxyFix
+from webapp.errors import render_error
 
 F = TypeVar("F", bound=Callable)
 
@@ -169,7 +170,6 @@ def init_app(app: Flask) -> None:
 
     def _same_origin():
         if _cross_origin_refused():
-            from webapp.errors import render_error
             return render_error(403, _("This request came from another website, so it was "
                                        "refused. Open the portal at its own address and send "
                                        "it again."))

@@ -13,6 +13,8 @@ from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
 from webapp.dispatch.worker import run_worker, start_background_worker
+from webapp.dispatch.services import list_messages
+from webapp.dispatch.services import RetryError, retry
 
 
 @click.command("worker")
@@ -73,7 +75,6 @@ def _one_line(text: str | None, width: int) -> str:
 def outbox_list_command(dead_only: bool, limit: int) -> None:
     """List outbox messages, newest first: id, status, kind, recipient, attempts, report id and
     the last error (times UTC)."""
-    from webapp.dispatch.services import list_messages
 
     rows = list_messages(dead_only=dead_only, limit=limit)
     if not rows:
@@ -97,7 +98,6 @@ def outbox_list_command(dead_only: bool, limit: int) -> None:
 def outbox_retry_command(message_id: int, to: tuple[str, ...]) -> None:
     """Send message MESSAGE_ID again as soon as a worker runs (a dead one gets a fresh set of
     attempts). Fails for an unknown id, a message already sent or a bad --to address."""
-    from webapp.dispatch.services import RetryError, retry
 
     try:
         row = retry(message_id, to=list(to) or None)

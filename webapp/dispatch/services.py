@@ -56,6 +56,7 @@ from webapp.geo import osm_url
 from webapp.reports.models import Status
 from webapp.reports.services import tracking_token, tracking_url
 from webapp.routing.services import explain
+from email_validator import EmailNotValidError, validate_email
 
 log = logging.getLogger(__name__)
 
@@ -524,7 +525,6 @@ def retry(row_id: int, *, to: list[str] | None = None,
     so a unit's corrected address in ``routing.toml`` does not reach an old message by
     itself); each must be a valid address. ``last_error`` stays until a send succeeds.
     Raises :class:`RetryError` for an unknown id, a row already ``sent`` or a bad address."""
-    from email_validator import EmailNotValidError, validate_email
 
     row = db.session.get(OutboxMessage, row_id)
     if row is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from flask import Flask
 
@@ -24,9 +25,7 @@ def register_periodic(name: str, every: float, job) -> None:
 
 
 def _run_periodic(app: Flask, last_run: dict) -> None:
-    import time
 
-    from webapp.extensions import db
     for name, (every, job) in list(PERIODIC.items()):
         if time.monotonic() - last_run.get(name, float("-inf")) < every:
             continue

@@ -8,6 +8,8 @@ import markdown
 from flask import Blueprint, jsonify, render_template
 from markupsafe import Markup
 from webapp.extensions import db
+from webapp.dispatch.services import dead_count
+from webapp.photos.storage import StorageUnavailable, get_storage
 
 bp = Blueprint("pages", __name__)
 CONTENT = Path(__file__).parent / "content"
@@ -51,13 +53,11 @@ def healthz():
     and the photo store takes files (N: e-mails that could not be delivered, see ``flask outbox
     list --dead``; one indexed count, which doubles as the database check); 503 otherwise
     (``"database": "unreachable"`` or ``"storage": "unwritable"``)."""
-    from webapp.dispatch.services import dead_count
     try:
         dead = dead_count()
     except Exception:  # noqa: BLE001 - any database failure means "not healthy"
         db.session.rollback()
         return jsonify({"status": "error", "database": "unreachable"}), 503
-    from webapp.photos.storage import StorageUnavailable, get_storage
     check = getattr(get_storage(), "check_writable", None)
     try:
         if check is not None:

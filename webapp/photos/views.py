@@ -16,6 +16,8 @@ from webapp.extensions import db
 from webapp.photos.models import Photo
 from webapp.photos.pipeline import EXTENSIONS
 from webapp.photos.storage import get_storage
+from flask_babel import gettext as _
+from webapp.errors import render_error
 
 bp = Blueprint("photos", __name__)
 
@@ -37,8 +39,6 @@ def _send_public(photo_id: int, attr: str) -> Response:
         response = send_file(path, mimetype="image/jpeg", max_age=PUBLIC_MAX_AGE,
                              conditional=True, etag=True)
     except OSError:  # the file is there but cannot be read (permissions, I/O error)
-        from flask_babel import gettext as _
-        from webapp.errors import render_error
         return render_error(503, _("This photo is temporarily unavailable."))
     response.cache_control.public = True
     response.cache_control.immutable = True

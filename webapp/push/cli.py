@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from webapp.push.keys import ensure_key_file, public_key_b64
+from webapp.push.services import erase_expired_emails
 
 push_cli = AppGroup("push", help="Web Push keys and notification data.")
 
@@ -15,7 +17,6 @@ push_cli = AppGroup("push", help="Web Push keys and notification data.")
 @click.option("--replace", is_flag=True, help="Make a new key pair (every phone must subscribe again).")
 def init_keys(replace: bool) -> None:
     """Create ``instance/vapid_private.pem`` unless it exists, and print the public key."""
-    from webapp.push.keys import ensure_key_file, public_key_b64
     path = ensure_key_file(Path(current_app.instance_path), replace=replace)
     click.echo(f"VAPID private key: {path}")
     click.echo(f"Public key: {public_key_b64(path.read_bytes())}")
@@ -30,7 +31,6 @@ def public_key() -> None:
 @push_cli.command("erase-emails")
 def erase_emails() -> None:
     """Erase residents' e-mail addresses ``EMAIL_RETENTION_DAYS`` after their report closed."""
-    from webapp.push.services import erase_expired_emails
     count = erase_expired_emails()
     click.echo(f"Erased the e-mail address of {count} report(s).")
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField
 from wtforms.validators import DataRequired, Email, Length
 
+from webapp.inputs import InputForm
 
-class EmailConsentForm(FlaskForm):
+
+class EmailConsentForm(InputForm):
     """An e-mail address and the explicit consent to use it for this report (RODO art. 7)."""
 
     email = EmailField(_l("E-mail"),

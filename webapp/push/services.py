@@ -38,6 +38,11 @@ from webapp.dispatch.services import enqueue, mail_context
 from webapp.extensions import db
 from webapp.push.models import PushSubscription
 from webapp.reports.models import Report, Status
+from webapp.reports.services import tracking_url
+from pywebpush import WebPushException, webpush
+from py_vapid import Vapid
+from sqlalchemy import func
+from webapp.reports.models import StatusChange
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +211,6 @@ def notification_for(report: Report, change, subscription: PushSubscription) -> 
     ``url`` is the report's private tracking page; ``tag`` is the same for a repeated send of
     the same notification, so a phone shows it once.
     """
-    from webapp.reports.services import tracking_url
 
     with force_locale(subscription.lang):
         label = Status(change.status).label
@@ -302,8 +306,6 @@ def send_push(row: OutboxMessage) -> None:
     subscription's ``failures``; at ``PUSH_MAX_FAILURES`` the subscription is dropped.
     Sends ``TTL`` (``PUSH_TTL_SECONDS``), ``Urgency: normal`` and ``Topic``.
     """
-    from pywebpush import WebPushException, webpush
-    from py_vapid import Vapid
 
     config = current_app.config
     sub = db.session.get(PushSubscription, row.payload.get("subscription_id"))
@@ -385,9 +387,7 @@ def erase_expired_emails(*, now=None) -> int:
     "Closed at" is the time of the report's latest status change; a reopened report is not
     closed. Nothing else about the report changes. ``now`` is UTC (tests move it).
     """
-    from sqlalchemy import func
 
-    from webapp.reports.models import StatusChange
 
     now = now or utcnow()
     cutoff = now - timedelta(days=float(current_app.config.get("EMAIL_RETENTION_DAYS", 30)))

@@ -12,6 +12,7 @@ from webapp.i18n import select_locale
 from webapp.negotiation import wants_json
 from webapp.push import services
 from webapp.reports.services import find_by_tracking_token
+from webapp.push.forms import EmailConsentForm
 
 bp = Blueprint("push", __name__)
 
@@ -110,7 +111,6 @@ def email_unsubscribe(token: str):
 def email_consent(token: str):
     """E-mail updates for a report sent without an address (offered where push cannot work):
     the address and an explicit consent. 303 back to the tracking page, or 422 with the form."""
-    from webapp.push.forms import EmailConsentForm
     report = _report_or_404(token)
     form = EmailConsentForm()
     if request.method == "POST" and form.validate():

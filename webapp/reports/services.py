@@ -35,6 +35,8 @@ from webapp.reports import signals
 from webapp.reports.lifecycle import dispatch_report
 from webapp.reports.models import Report, Status, StatusChange
 from webapp.routing.services import route
+from flask import has_request_context
+from flask_babel import get_locale
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +90,6 @@ def find_by_client_id(client_id: str) -> Report | None:
 
 def _language() -> str | None:
     """The language of the current request (notices to the resident are written in it)."""
-    from flask import has_request_context
-    from flask_babel import get_locale
     return str(get_locale()) if has_request_context() and get_locale() else None
 
 
