@@ -155,15 +155,18 @@ def parse_requests_query(args: Mapping[str, str], *, known_codes: Iterable[str],
 def _window(args: Mapping[str, str], now: datetime) -> tuple[datetime, datetime]:
     start = parse_w3c_datetime("start_date", args["start_date"]) if args.get("start_date") else None
     end = parse_w3c_datetime("end_date", args["end_date"]) if args.get("end_date") else None
-    try:
-        if start is None and end is None:
-            end, start = now, now - WINDOW
-        elif start is None:
+    if start is None and end is None:
+        end, start = now, now - WINDOW
+    elif start is None:
+        try:
             start = end - WINDOW
-        elif end is None:
+        except OverflowError:  # an end in the first 90 days of year 1: an empty, valid window
+            start = datetime.min.replace(tzinfo=timezone.utc)
+    elif end is None:
+        try:
             end = start + WINDOW
-    except OverflowError:
-        raise BadParameter(_("The dates are outside the supported range.")) from None
+        except OverflowError:
+            end = datetime.max.replace(tzinfo=timezone.utc)
     if start > end:
         raise BadParameter(_("start_date must not be later than end_date."))
     if end - start > WINDOW:
