@@ -88,7 +88,11 @@ extract-messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
-bench: $(VENV)/.test-installed translations /usr/bin/chromium
+# BENCH_SIZE=100k BENCH_DB=postgresql make bench: the read benchmark on more data (bench/README.md).
+BENCH_SIZE ?= 10k
+BENCH_DB ?= sqlite
+bench: $(VENV)/.test-installed $(VENV)/.production-installed translations /usr/bin/chromium
+	$(BIN)/python bench/read.py --size $(BENCH_SIZE) --db $(BENCH_DB)
 	$(BIN)/python bench/photo_pipeline.py
 	$(BIN)/python bench/page_weight.py
 

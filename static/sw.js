@@ -43,6 +43,7 @@ var PRECACHE = [
   "/static/js/lists.js",
   "/static/js/sending.js",
   "/static/js/drafts.js",
+  "/static/js/push.js",
   "/static/js/map.js",  // only the button's script: Leaflet and tiles need a connection anyway
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from webapp.auth.services import create_user, find_user
 from webapp.clock import utcnow
 from webapp.departments.models import DepartmentLink
 from webapp.dispatch.models import OutboxMessage
@@ -130,3 +131,45 @@ def worker_env(app) -> dict:
             "INSTANCE_PATH": app.instance_path, "SECRET_KEY": app.config["SECRET_KEY"],
             "MAIL_SERVER": app.config["MAIL_SERVER"], "MAIL_PORT": str(app.config["MAIL_PORT"]),
             "PUBLIC_BASE_URL": app.config["PUBLIC_BASE_URL"]}
+
+
+def statistics_world():
+    """Seven reports: (unit, category, days ago, history as (status, actor kind, minutes))."""
+    now = utcnow()
+
+    def report(unit, code, days, status, steps):
+        make_report(service_code=code, agency_responsible=unit, status=status,
+                    requested_at=now - timedelta(days=days),
+                    history=[("dispatched", "", "system", None, unit, 0)]
+                    + [(s, "", kind, unit, unit, minutes) for s, kind, minutes in steps])
+    # ZDiT, last 30 days: first responses 1 h, 3 h, 2 h; resolutions 10 h, 24 h.
+    report("zdit", "ROAD_POTHOLE", 10, "resolved", [("accepted", "unit", 60), ("resolved", "unit", 600)])
+    report("zdit", "ROAD_POTHOLE", 5, "resolved", [("accepted", "unit", 180), ("resolved", "unit", 24 * 60)])
+    report("zdit", "STREET_LIGHT", 3, "in_progress", [("in_progress", "unit", 120)])
+    # ZDiT, 60 days ago: first response 10 h, resolution 80 h.
+    report("zdit", "ROAD_POTHOLE", 60, "resolved", [("accepted", "unit", 600), ("resolved", "unit", 4800)])
+    # WGK: one untouched (2 days), one resolved in 30 min (200 days); an operator's change is no
+    # unit response.
+    report("wgk", "ILLEGAL_DUMP", 2, "dispatched", [("dispatched", "operator", 5)])
+    report("wgk", "ILLEGAL_DUMP", 200, "resolved", [("resolved", "unit", 30)])
+    # Older than a year: in no figure.
+    report("wgk", "ILLEGAL_DUMP", 400, "resolved", [("resolved", "unit", 30)])
+    return now
+# --------------------------------------------------------------------------- staff
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+def create_staff(app, email="operator@lodz.example", role="operator",
+                 password=STAFF_PASSWORD) -> int:
+    """Insert a staff account (no TOTP yet) and return its id."""
+    with app.app_context():
+        user = create_user(email, password, role)
+        db.session.commit()
+        return user.id
+
+
+def staff_id(app, email) -> int:
+    """The id of the staff account ``email``."""
+    with app.app_context():
+        return find_user(email).id

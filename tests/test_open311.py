@@ -194,7 +194,7 @@ def test_filters(app, client):
     assert ids("service_request_id=999999") == []
 
 
-def test_at_most_1000_requests(app, client):
+def test_requests_come_in_pages_of_50_by_default_and_at_most_1000(app, client):
     with app.app_context():
         base = utcnow() - timedelta(days=3)
         for i in range(1005):
@@ -212,12 +212,32 @@ def test_at_most_1000_requests(app, client):
     assert response.status_code == 400 and body[0]["code"] == 400
 
 
+def test_an_unchanged_poll_is_a_304_and_a_change_is_seen(app, client):
+    with app.app_context():
+        make_report()
+    first = client.get("/open311/v2/requests.json")
+    assert first.status_code == 200 and first.headers["ETag"] and first.headers["Last-Modified"]
+    again = client.get("/open311/v2/requests.json", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    since = client.get("/open311/v2/requests.json",
+                       headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert since.status_code == 304
+    other = client.get("/open311/v2/requests.json?status=open",
+                       headers={"If-None-Match": first.headers["ETag"]})
+    assert other.status_code == 200
+    with app.app_context():
+        make_report()
+    changed = client.get("/open311/v2/requests.json", headers={"If-None-Match": first.headers["ETag"]})
+    assert changed.status_code == 200 and len(changed.get_json()) == 2
+
+
 @pytest.mark.parametrize("query", [
     "start_date=yesterday", "end_date=2026-13-45", "start_date=2026-05-01T25:00:00Z",
     "start_date=2026-05-10&end_date=2026-05-01", "status=pending", "service_request_id=1,x",
     "service_request_id=-3", "start_date=2026-05-01T08:00:00", "end_date=2026-05-01T08:00",
     "start_date=2026-01-01T00:00:00Z&end_date=2026-04-02T00:00:00Z", "service_code=NO_SUCH",
     "service_code=ROAD_POTHOLE,NOPE", "page=0", "page=x", "page_size=0", "page_size=5000",
+    "page_size=-1", "page_size=1.5",
 ])
 def test_bad_parameters_are_a_georeport_400(app, client, query):
     response, body = get_json(client, "/open311/v2/requests.json?" + query)

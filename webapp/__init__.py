@@ -61,8 +61,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     # Domain packages (imported here for the same reason): each owns its blueprint, models,
     # CLI commands and the listeners it connects to the signals of the domains below it.
-    from webapp import geo, routing, photos, reports, dispatch, departments, open311, pages, pwa, push
-    for module in (geo, routing, photos, reports, dispatch, departments, open311, pages, pwa, push):
+    from webapp import (geo, routing, photos, reports, dispatch, departments, open311, pages, pwa,
+                        push, information, audit, auth, moderation)
+    for module in (geo, routing, photos, reports, dispatch, departments, open311, pages, pwa, push,
+                   information, audit, auth, moderation):
         module.init_app(app)
 
     return app

@@ -105,6 +105,10 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         # A worker's claim on a message, renewed while it sends: a dead worker's message is
         # taken over by another within this (plus WORKER_POLL_SECONDS).
         "OUTBOX_LOCK_SECONDS": float(os.environ.get("OUTBOX_LOCK_SECONDS", "20")),
+        # Questions to the administrator (/contact) per IP address; how long the public
+        # statistics are cached per process.
+        "CONTACT_RATE_LIMIT": os.environ.get("CONTACT_RATE_LIMIT", "10 per hour;3 per minute"),
+        "STATS_CACHE_SECONDS": float(os.environ.get("STATS_CACHE_SECONDS", "300")),
         "OUTBOX_BACKOFF_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_SECONDS", "60")),
         "OUTBOX_BACKOFF_MAX_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_MAX_SECONDS", "3600")),
         "WORKER_BATCH_SIZE": int(os.environ.get("WORKER_BATCH_SIZE", "20")),
@@ -157,8 +161,9 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "BABEL_DEFAULT_LOCALE": "pl",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Warsaw",
         "LANGUAGES": ["pl", "en", "uk"],
-        # Consent shown next to the e-mail field; bump the version when the text changes (RODO art. 7(1)).
-        "CONSENT_VERSION": os.environ.get("CONSENT_VERSION", "2024-04-16"),
+        # Consent shown next to the e-mail field (RODO art. 7(1)): the newest version in force in
+        # content/rules/consent/ is stored with each report; set this only to pin another one.
+        "CONSENT_VERSION": os.environ.get("CONSENT_VERSION") or None,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         # Forced on when PUBLIC_BASE_URL is https (see webapp.security).

@@ -5,6 +5,7 @@ from flask_babel import Babel
 from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -26,4 +27,5 @@ csrf = CSRFProtect()
 babel = Babel()
 htmx = Htmx()
 compress = Compress()
+login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -1,7 +1,7 @@
 """Open311: API keys, the key a report came through, answers to a category's attributes
 
 Revision ID: b13a0e311a01
-Revises: dbd90d0dc780
+Revises: e1f2a3b4c5d6
 Create Date: 2026-12-02 07:05:00
 
 """
@@ -13,7 +13,7 @@ import webapp.clock  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = 'b13a0e311a01'
-down_revision = 'dbd90d0dc780'
+down_revision = 'e1f2a3b4c5d6'
 branch_labels = None
 depends_on = None
 

@@ -14,9 +14,17 @@
     button.addEventListener("click", function () {
       status.textContent = button.dataset.locating;
       navigator.geolocation.getCurrentPosition(function (pos) {
-        // With input/change events: the map's marker follows, the draft is saved.
-        Dom.setPosition(root, pos.coords.latitude.toFixed(6), pos.coords.longitude.toFixed(6), "device");
-        status.textContent = button.dataset.found.replace("{m}", Math.round(pos.coords.accuracy));
+        var lat = pos.coords.latitude.toFixed(6), long = pos.coords.longitude.toFixed(6);
+        Dom.inCity(lat, long).then(function (inside) {
+          if (inside === false) {
+            // Said at once, not on sending; the fields are left as they were.
+            status.textContent = Dom.fmt(button.dataset.outside, { lat: Number(lat).toFixed(5), long: Number(long).toFixed(5) });
+            return;
+          }
+          // With input/change events: the map's marker follows, the draft is saved.
+          Dom.setPosition(root, lat, long, "device");
+          status.textContent = button.dataset.found.replace("{m}", Math.round(pos.coords.accuracy));
+        });
       }, function () {
         status.textContent = button.dataset.denied;
       }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
@@ -44,12 +52,61 @@
     sync();
   }
 
-  // After an htmx error response, move focus to the summary so screen readers announce it.
+  // Errors swapped in out of band (err-<name> boxes) mark their field the way the page
+  // without JavaScript does: aria-invalid (a red border in the CSS), cleared once fixed.
+  function syncInvalid(form) {
+    form.querySelectorAll(".field-error[id^='err-']").forEach(function (box) {
+      var name = box.id.slice(4);
+      var control = form.querySelector("#" + name) || form.elements.namedItem(name);
+      if (!control || !control.setAttribute || control.type === "hidden") return;
+      if (box.textContent.trim()) control.setAttribute("aria-invalid", "true");
+      else control.removeAttribute("aria-invalid");
+    });
+  }
+
+  // The summary's links lead into the field: focus it (a fragment link alone may not).
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest(".form-summary a[href^='#']");
+    if (!link) return;
+    var target = document.getElementById(link.getAttribute("href").slice(1));
+    if (!target) return;
+    e.preventDefault();
+    target.scrollIntoView({ block: "center" });
+    target.focus();
+  });
+
+  // What an htmx swap brought that must be heard ([data-announce]: a unit's saved status, the
+  // list's new count) is read into #live, a live region present since the page loaded;
+  // focus moves to it when it can take focus (tabindex), else stays where it was.
+  function announceSwapped() {
+    var live = document.getElementById("live");
+    document.querySelectorAll("[data-announce]:not([data-announced])").forEach(function (el) {
+      el.setAttribute("data-announced", "");
+      if (!live) return;
+      live.textContent = "";
+      var text = el.textContent.replace(/\s+/g, " ").trim();
+      // A fresh text node a moment later: read even when the same words come twice.
+      setTimeout(function () { live.textContent = text; }, 50);
+      if (el.hasAttribute("tabindex")) el.focus();
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-announce]").forEach(function (el) { el.setAttribute("data-announced", ""); });
+  });
+  document.addEventListener("htmx:afterSettle", announceSwapped);
+  document.addEventListener("htmx:oobAfterSwap", function () {
+    var form = document.getElementById("report-form");
+    if (form) syncInvalid(form);
+  });
+
+  // After an htmx swap: focus the error summary (read at once, role=alert) or the confirmation.
   document.addEventListener("htmx:afterSettle", function (e) {
+    var form = document.getElementById("report-form");
+    if (form) syncInvalid(form);
     var summary = document.querySelector("#form-summary [role=alert]");
     if (summary) { document.getElementById("form-summary").focus(); }
     var sent = document.getElementById("report-sent");
-    if (sent) sent.focus();
+    if (sent) { sent.focus(); window.scrollTo(0, 0); }
   });
 
   // A failed htmx request (offline, server error) says so in place instead of doing nothing.

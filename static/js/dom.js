@@ -56,5 +56,56 @@
     if (sourceEl && source) sourceEl.value = source;
   }
 
-  window.LckzmDom = { byId: byId, fmt: fmt, say: say, escapeHtml: escapeHtml, notice: notice, setPosition: setPosition };
+  // ---- Is a point in Łódź? The real outline (/geo/boundary.geojson, the URL in #pwa's
+  // data-boundary-url), fetched once per page, tested by ray casting. --------------------------
+  var boundary = null;
+
+  // GeoJSON (FeatureCollection, Feature, Polygon or MultiPolygon; lon/lat) -> [[ring, ...], ...].
+  function polygonsOf(geo) {
+    if (!geo) return [];
+    if (geo.type === "FeatureCollection") return geo.features.reduce(function (all, f) { return all.concat(polygonsOf(f)); }, []);
+    if (geo.type === "Feature") return polygonsOf(geo.geometry);
+    if (geo.type === "Polygon") return [geo.coordinates];
+    if (geo.type === "MultiPolygon") return geo.coordinates;
+    return [];
+  }
+
+  // Ray casting: a ray from (x, y) to the east crosses the ring's edges an odd number of times
+  // when the point is inside.
+  function inRing(x, y, ring) {
+    var inside = false;
+    for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      var xi = ring[i][0], yi = ring[i][1], xj = ring[j][0], yj = ring[j][1];
+      if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) inside = !inside;
+    }
+    return inside;
+  }
+
+  function inPolygons(polygons, lat, long) {
+    return polygons.some(function (rings) {
+      return inRing(long, lat, rings[0]) && !rings.slice(1).some(function (hole) { return inRing(long, lat, hole); });
+    });
+  }
+
+  // Resolves true (inside Łódź), false (outside) or null (outline not available, e.g. offline
+  // before it was ever fetched: the server checks on sending anyway). lat/long: WGS84 degrees.
+  function inCity(lat, long) {
+    if (!boundary) {
+      var pwa = byId("pwa");
+      var url = pwa && pwa.dataset.boundaryUrl;
+      boundary = !url || !window.fetch ? Promise.resolve(null) : fetch(url).then(function (resp) {
+        return resp.ok ? resp.json() : null;
+      }).then(function (geo) {
+        var polygons = polygonsOf(geo);
+        if (!polygons.length) boundary = null;
+        return polygons.length ? polygons : null;
+      }).catch(function () { boundary = null; return null; });
+    }
+    return boundary.then(function (polygons) {
+      return polygons ? inPolygons(polygons, Number(lat), Number(long)) : null;
+    });
+  }
+
+  window.LckzmDom = { byId: byId, fmt: fmt, say: say, escapeHtml: escapeHtml, notice: notice, setPosition: setPosition,
+                      inCity: inCity };
 })();

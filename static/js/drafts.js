@@ -94,6 +94,87 @@
     saveTimer = setTimeout(function () { save().then(renderOutbox); }, SAVE_DELAY_MS);
   }
 
+  // Thumbnails of the photos as they will be sent, each with its position and "rotate" /
+  // "remove" (named after the photo for screen readers).
+  function renderPreviews() {
+    var list = $("photo-previews");
+    if (!list) return;
+    list.querySelectorAll("img").forEach(function (img) { URL.revokeObjectURL(img.src); });
+    list.textContent = "";
+    photos.forEach(function (p, i) {
+      var n = { n: i + 1, name: p.name };
+      var li = document.createElement("li");
+      li.className = "photo-preview";
+      if (p.readable === false) {
+        var ph = document.createElement("span");
+        ph.className = "photo-placeholder";
+        ph.textContent = p.name;
+        li.appendChild(ph);
+      } else {
+        var img = document.createElement("img");
+        img.src = URL.createObjectURL(p.blob);
+        img.alt = Dom.fmt(msg.msgPhotoAlt, n);
+        li.appendChild(img);
+      }
+      var caption = document.createElement("p");
+      caption.className = "photo-caption";
+      if (p.lat !== null && p.lat !== undefined) {
+        caption.textContent = Dom.fmt(p.inside === false ? msg.msgPhotoPositionOutside : msg.msgPhotoPositionShort,
+          { lat: p.lat.toFixed(5), long: p.long.toFixed(5) });
+      } else {
+        caption.textContent = p.heic ? msg.msgPhotoPositionLaterShort : msg.msgPhotoNoPositionShort;
+      }
+      li.appendChild(caption);
+      var actions = document.createElement("div");
+      actions.className = "photo-actions";
+      if (p.readable !== false && window.createImageBitmap) {
+        actions.appendChild(photoButton("photo-rotate", msg.msgRotate, Dom.fmt(msg.msgRotateNamed, n), function () { rotatePhoto(i); }));
+      }
+      actions.appendChild(photoButton("photo-remove", msg.msgRemove, Dom.fmt(msg.msgRemoveNamed, n), function () { removePhoto(i); }));
+      li.appendChild(actions);
+      list.appendChild(li);
+    });
+  }
+
+  function photoButton(className, text, label, onClick) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "button button-secondary " + className;
+    b.textContent = text;
+    b.setAttribute("aria-label", label);
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function photosChanged() {
+    putPhotosInInput();
+    renderPreviews();
+    return save().then(renderOutbox);
+  }
+
+  function rotatePhoto(i) {
+    var n = { n: i + 1 };
+    say("photo-status", msg.msgPhotoPreparing);
+    photoWork = Photos.rotate(photos[i]).then(function (turned) {
+      photos[i] = turned;
+      return photosChanged();
+    }).then(function () {
+      say("photo-status", Dom.fmt(msg.msgPhotoRotated, n));
+      var again = document.querySelectorAll("#photo-previews .photo-rotate")[i];
+      if (again) again.focus();
+    }).catch(function () { say("photo-status", Dom.fmt(msg.msgPhotoUnreadable, { name: photos[i] && photos[i].name })); });
+  }
+
+  function removePhoto(i) {
+    photos.splice(i, 1);
+    photosChanged();
+    say("photo-status", Dom.fmt(msg.msgPhotoRemoved, { n: i + 1 }));
+    // Focus stays in the list (the next photo's "remove"), or goes back to choosing photos.
+    var removes = document.querySelectorAll("#photo-previews .photo-remove");
+    var next = removes[Math.min(i, removes.length - 1)];
+    (next || $("media")).focus();
+  }
+
   function putPhotosInInput() {
     var input = $("media");
     if (!input || typeof DataTransfer === "undefined") return;
@@ -126,6 +207,22 @@
     });
   }
 
+  // Offline, the server cannot say what is missing: the required fields (aria-required, not
+  // `required`, which would expose an untouched field as invalid) are checked here.
+  function requiredFilled() {
+    var errors = {};
+    form.querySelectorAll("[aria-required=true]").forEach(function (el) {
+      if (!String(el.value || "").trim()) errors[el.name] = [form.dataset.msgRequired];
+    });
+    var names = Object.keys(errors);
+    if (!names.length) return true;
+    clearErrors();
+    showErrors(errors);
+    notice(form.dataset.msgRequiredSummary, "error");
+    form.elements.namedItem(names[0]).focus();
+    return false;
+  }
+
   // Put a draft, or an empty form, in the form without its events counting as edits.
   function fillForm(fill) {
     loading = true;
@@ -140,6 +237,7 @@
     });
     photos = (draft.photos || []).slice();
     putPhotosInInput();
+    renderPreviews();
     say("photo-status", "");
     if (message) notice(message, "info");
     if (draft.errors && draft.state === "rejected") showErrors(draft.errors);
@@ -151,6 +249,7 @@
       Dom.setPosition(form, "", "", "manual");
     });
     photos = [];
+    renderPreviews();
     say("photo-status", "");
     say("location-status", "");
   }
@@ -165,19 +264,32 @@
     Dom.setPosition(form, position.lat.toFixed(6), position.long.toFixed(6), "photo");
   }
 
+  // Photos chosen (gallery) or taken (camera) are added to those already in the form, up to
+  // the limit; the camera's input is emptied (its photo now travels in #media).
   function onPhotosChosen(input) {
     var files = Array.prototype.slice.call(input.files || []);
-    if (!files.length) { photos = []; saveSoon(); return; }
-    say("photo-status", msg.msgPhotoReading);
+    if (!files.length) return;
+    say("photo-status", msg.msgPhotoPreparing);
+    var list = $("photo-previews");
+    if (list) list.setAttribute("aria-busy", "true");
     var id = current;
-    photoWork = Photos.choose(files, { max: maxPhotos(), exifrSrc: msg.exifrSrc, bbox: msg.cityBbox, msg: msg })
+    var typed = form.elements.namedItem("lat").value && form.elements.namedItem("long").value &&
+      form.elements.namedItem("location_source").value !== "photo";
+    var room = Math.max(0, maxPhotos() - photos.length);
+    photoWork = Photos.choose(files, { max: room, exifrSrc: msg.exifrSrc, bbox: msg.cityBbox, msg: msg })
       .then(function (chosen) {
+        if (list) list.removeAttribute("aria-busy");
         if (id !== current) return null;  // the resident moved to another draft meanwhile
-        photos = chosen.photos;
+        if (input.id !== "media") input.value = "";
+        photos = photos.concat(chosen.photos).slice(0, maxPhotos());
+        var message = chosen.message;
+        if (typed && chosen.position) {
+          // Both exist: the typed location wins; say so, and how to use the photo's instead.
+          message = Dom.fmt(msg.msgPhotoTypedWins, { lat: chosen.position.lat.toFixed(5), long: chosen.position.long.toFixed(5) });
+        }
         fillPosition(chosen.position);
-        say("photo-status", chosen.message);
-        putPhotosInInput();
-        return save().then(renderOutbox);
+        say("photo-status", message);
+        return photosChanged();
       });
   }
 
@@ -196,8 +308,13 @@
       if (!draft) return;
       newDraft();
       notice(message, "info");
-      renderOutbox();
-      Sending.queued();
+      // The resident pressed "send" at the bottom of the form: bring the confirmation (and the
+      // waiting list above it) into view and move focus there, not left on an emptied form.
+      return renderOutbox().then(function () {
+        var summary = $("form-summary");
+        if (summary) { summary.focus({ preventScroll: true }); summary.scrollIntoView({ block: "center" }); }
+        Sending.queued();
+      });
     });
   }
 
@@ -257,7 +374,7 @@
       event.preventDefault();
       event.stopImmediatePropagation();
       clearTimeout(saveTimer);
-      if (!form.reportValidity()) return;
+      if (!requiredFilled()) return;
       queueCurrent(msg.msgSavedOffline);
     }, true);
 
@@ -290,12 +407,12 @@
     document.addEventListener("report-sent", onReportSent);
 
     form.addEventListener("input", function (event) {
-      if (loading || (event.target && event.target.id === "media")) return;
+      if (loading || (event.target && (event.target.id === "media" || event.target.id === "camera"))) return;
       saveSoon();
     });
     form.addEventListener("change", function (event) {
       if (loading) return;
-      if (event.target && event.target.id === "media") { onPhotosChosen(event.target); return; }
+      if (event.target && (event.target.id === "media" || event.target.id === "camera")) { onPhotosChosen(event.target); return; }
       saveSoon();
     });
     // Closing the tab or switching apps: save now.

@@ -28,11 +28,13 @@
     }).catch(function () { return null; });
   }
 
-  function button(className, text, onClick) {
+  // `label` (optional) is the accessible name: "Edit the report “…”", not a bare "Edit".
+  function button(className, text, onClick, label) {
     var b = document.createElement("button");
     b.type = "button";
     b.className = "button button-secondary " + className;
     b.textContent = text;
+    if (label) b.setAttribute("aria-label", label);
     b.addEventListener("click", onClick);
     return b;
   }
@@ -52,13 +54,15 @@
     meta.textContent = " " + (msg[stateKey] || draft.state) +
       ((draft.photos || []).length ? " · " + fmt(msg.msgPhotos, { n: draft.photos.length }) : "");
     li.appendChild(meta);
-    li.appendChild(button("outbox-edit", msg.msgEdit, function () { opts.onEdit(draft.client_id); }));
+    var named = { title: title.textContent };
+    li.appendChild(button("outbox-edit", msg.msgEdit, function () { opts.onEdit(draft.client_id); },
+      fmt(msg.msgEditNamed, named)));
     li.appendChild(button("outbox-delete", msg.msgDelete, function () {
       Outbox.deleteDraft(draft.client_id).then(function () {
         Dom.say("outbox-status", msg.msgDeleted);
         return renderOutbox(opts);
       });
-    }));
+    }, fmt(msg.msgDeleteNamed, named)));
     return li;
   }
 

@@ -68,6 +68,36 @@
     });
   }
 
+  // Photo `p` ({blob, name, type, ...}) turned 90° clockwise: a new JPEG drawn upright on a
+  // canvas, without EXIF orientation, so the server stores exactly what the preview shows.
+  function rotate(p) {
+    return createImageBitmap(p.blob, { imageOrientation: "from-image" }).then(function (bitmap) {
+      var canvas = document.createElement("canvas");
+      canvas.width = bitmap.height;
+      canvas.height = bitmap.width;
+      var ctx = canvas.getContext("2d");
+      ctx.translate(canvas.width, 0);
+      ctx.rotate(Math.PI / 2);
+      ctx.drawImage(bitmap, 0, 0);
+      bitmap.close();
+      return new Promise(function (resolve, reject) {
+        canvas.toBlob(function (blob) {
+          if (!blob) { reject(new Error("toBlob")); return; }
+          var out = {};
+          Object.keys(p).forEach(function (k) { out[k] = p[k]; });
+          out.blob = blob;
+          out.type = "image/jpeg";
+          out.name = jpegName(p.name);
+          resolve(out);
+        }, "image/jpeg", JPEG_QUALITY);
+      });
+    });
+  }
+
+  function isHeic(file) {
+    return /^image\/hei[cf]/.test(file.type || "") || /\.hei[cf]$/i.test(file.name || "");
+  }
+
   function prepare(file, exifrSrc) {
     return readExif(file, exifrSrc).then(function (meta) {
       var fallback = function () {
@@ -91,10 +121,11 @@
     return p.long >= box[0] && p.lat >= box[1] && p.long <= box[2] && p.lat <= box[3];
   }
 
-  // The first photo with a position inside the city's box, or null.
+  // The first photo with a position inside the city (the outline's answer kept in `inside`,
+  // else the box), or null.
   function locatedInCity(photos, bbox) {
     return photos.filter(function (p) {
-      return p.lat !== null && p.lat !== undefined && inCity(p, bbox);
+      return p.lat !== null && p.lat !== undefined && (p.inside === undefined || p.inside === null ? inCity(p, bbox) : p.inside);
     })[0] || null;
   }
 
@@ -110,12 +141,26 @@
       files = files.slice(0, opts.max);
     }
     return Promise.all(files.map(function (f) { return prepare(f, opts.exifrSrc); })).then(function (prepared) {
-      prepared.forEach(function (p) {
-        if (p.unreadable) messages.push(fmt(msg.msgPhotoUnreadable, { name: p.original_name }));
+      // Each position against the city's real outline (the box when it cannot be had).
+      return Promise.all(prepared.map(function (p) {
+        if (p.lat === null) return p;
+        return window.LckzmDom.inCity(p.lat, p.long).then(function (inside) {
+          p.inside = inside === null ? inCity(p, opts.bbox) : inside;
+          return p;
+        });
+      }));
+    }).then(function (prepared) {
+      var later = [];
+      prepared.forEach(function (p, i) {
+        // HEIC: the browser cannot read it, the server can (and reads its position on sending).
+        if (p.unreadable && isHeic(files[i])) { p.heic = true; later.push(p.original_name); }
+        else if (p.unreadable) messages.push(fmt(msg.msgPhotoUnreadable, { name: p.original_name }));
       });
       var located = prepared.filter(function (p) { return p.lat !== null; })[0];
       var position = null;
-      if (located && !inCity(located, opts.bbox)) {
+      if (!located && later.length) {
+        messages.unshift(fmt(msg.msgPhotoPositionLater, { name: later.join(", ") }));
+      } else if (located && !located.inside) {
         messages.unshift(fmt(msg.msgPhotoOutside, { lat: located.lat.toFixed(5), long: located.long.toFixed(5) }));
       } else if (located) {
         position = { lat: located.lat, long: located.long };
@@ -126,7 +171,8 @@
       }
       return {
         photos: prepared.map(function (p) {
-          return { blob: p.blob, name: p.name, type: p.type, lat: p.lat, long: p.long, taken_at: p.taken_at };
+          return { blob: p.blob, name: p.name, type: p.type, lat: p.lat, long: p.long, taken_at: p.taken_at,
+                   inside: p.inside, readable: !p.unreadable, heic: !!p.heic };
         }),
         position: position,
         message: messages.join(" ")
@@ -134,5 +180,5 @@
     });
   }
 
-  window.LckzmPhotos = { choose: choose, locatedInCity: locatedInCity };
+  window.LckzmPhotos = { choose: choose, locatedInCity: locatedInCity, rotate: rotate };
 })();

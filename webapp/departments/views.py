@@ -120,13 +120,25 @@ def update(token: str):
 
 def _refused(token: str, link, form: StatusForm, exc: StatusError):
     """422 with the refusal next to its field (or above the form), keeping what was typed."""
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, exc.message]
-    form_error = None if field is not None else exc.message
-    template = "departments/_status_form.html" if wants_fragment(FORM_ID) else \
-        "departments/show.html"
-    return render_template(template, **_context(link, form, token=token,
+    asked = form.status.data or ""
+    if asked in Status._value2member_map_ and \
+            asked not in {value for value, _label in form.status.choices}:
+        # A stale page: a colleague changed the status meanwhile, so the status chosen is no
+        # longer offered. Say so and show the fresh history and choices, not "Invalid choice".
+        note = form.note.data
+        form = _form(link.report, link, formdata=None)
+        form.note.data = note
+        field, form_error = None, _(
+            "The status changed meanwhile: it is now “%(status)s”. Nothing was saved; see the "
+            "history and choose again.", status=Status(link.report.status).label)
+    else:
+        field = getattr(form, exc.field, None) if exc.field else None
+        if field is not None:
+            field.errors = [*field.errors, exc.message]
+        form_error = None if field is not None else exc.message
+    fragment = wants_fragment(FORM_ID)
+    template = "departments/_status_form.html" if fragment else "departments/show.html"
+    return render_template(template, **_context(link, form, token=token, oob_history=fragment,
                                                 form_error=form_error)), 422
 
 

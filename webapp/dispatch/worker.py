@@ -44,7 +44,7 @@ def run_worker(app: Flask, *, stop: threading.Event | None = None, once: bool = 
     """Send due outbox messages until ``stop`` is set (or one pass when ``once``).
 
     Each pass runs :func:`webapp.dispatch.services.process_due` in a fresh app context. When a
-    pass sent nothing, the loop sleeps ``WORKER_POLL_SECONDS`` (2 s); when it sent a full batch it
+    pass sent nothing, the loop sleeps ``WORKER_POLL_SECONDS`` (2 s); when it sent anything it
     goes again at once. An error outside a single message (database down) is logged and the
     loop waits, doubling the wait up to one minute, instead of dying.
     """
@@ -71,7 +71,10 @@ def run_worker(app: Flask, *, stop: threading.Event | None = None, once: bool = 
             continue
         if once:
             return
-        if sent < batch:
+        # Only an empty pass waits: after a partial batch (rows lost to another worker's claims,
+        # or new rows queued meanwhile) more may be due at once (issue 12: two workers sent less
+        # than one because each slept after every partial batch).
+        if sent == 0:
             stop.wait(poll)
 
 

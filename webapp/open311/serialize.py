@@ -128,3 +128,38 @@ def request_json(config, report: Report, lang: str, *, extensions: bool = False)
             for change in report.history
         ]
     return data
+
+
+def media_url_template() -> str:
+    """The absolute URL of a public photo copy with ``{}`` for its id (one ``url_for`` per
+    answer instead of one per row)."""
+    return url_for("photos.public", photo_id=987654321, _external=True).replace("987654321", "{}")
+
+
+def request_row_json(config, row, lang: str, media: str) -> dict:
+    """The same object as :func:`request_json` (without history), from a plain
+    ``queries.Open311Row``; ``media`` is :func:`media_url_template`'s answer."""
+    report = row.report
+    public = report.status != Status.AWAITING_MODERATION.value
+    return {
+        "service_request_id": str(report.id),
+        "status": OPEN311_STATUS[report.status],
+        "status_notes": row.note,
+        "service_name": config.category_name(report.service_code, lang),
+        "service_code": report.service_code,
+        "description": (report.public_description if public else None) or "",
+        "agency_responsible": config.unit_name(report.agency_responsible),
+        "service_notice": None,
+        "requested_datetime": w3c_datetime(report.requested_at),
+        "updated_datetime": w3c_datetime(report.updated_at),
+        "expected_datetime": None,
+        "address": report.address_string or None,
+        "address_id": None,
+        "zipcode": None,
+        "lat": report.lat,
+        "long": report.long,
+        "media_url": media.format(row.photo_id) if row.photo_id else None,
+    }
+
+
+OPEN311_STATUS = {s.value: s.open311 for s in Status}

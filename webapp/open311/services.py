@@ -8,6 +8,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from flask import current_app, url_for
 from flask_babel import get_locale, gettext as _
@@ -17,6 +18,7 @@ from webapp.open311 import openapi, serialize
 from webapp.open311.apikeys import authenticate
 from webapp.open311.forms import Open311RequestForm
 from webapp.open311.media import MediaError, fetch_media
+from webapp.open311.paging import etag_for, not_modified
 from webapp.open311.params import (BadParameter, Open311Error, check_jurisdiction, is_true,
                                    parse_requests_query)
 from webapp.photos.limits import DecodeBusy
@@ -47,19 +49,43 @@ def service_definition(service_code: str, args: Mapping[str, str], lang: str) ->
     return serialize.service_definition_json(service, lang)
 
 
+@dataclass
+class CachedAnswer:
+    """``data`` (None: the client's copy is current, answer 304), its ``etag`` and the data's
+    ``updated_at`` (Last-Modified)."""
+
+    data: list[dict] | None
+    etag: str
+    updated_at: object
+
+
+def list_requests_cached(request, lang: str) -> CachedAnswer:
+    """:func:`list_requests` behind an ETag of the data version, the query and the language."""
+    version = queries.data_version()
+    etag = etag_for(version.tag, request.query_string + request.path.encode(), lang)
+    if not_modified(request, etag, version.updated_at):
+        return CachedAnswer(None, etag, version.updated_at)
+    return CachedAnswer(list_requests(request.args, lang), etag, version.updated_at)
+
+
 def list_requests(args: Mapping[str, str], lang: str) -> list[dict]:
     """``GET requests`` with the filters of :func:`~webapp.open311.params.parse_requests_query`,
-    newest first, one page."""
+    newest first, one page: from plain rows, or from full reports with ``extensions=true``."""
     config = current_routing()
     query = parse_requests_query(args, known_codes=config.services.keys(),
                                  jurisdiction_id=current_app.config["OPEN311_JURISDICTION_ID"],
                                  now=utcnow())
     status = next(iter(query.statuses)) if len(query.statuses) == 1 else None
+    if not query.extensions:
+        rows = queries.open311_rows(ids=query.ids, codes=query.codes, start=query.start,
+                                    end=query.end, status=status, page=query.page,
+                                    page_size=query.page_size)
+        media = serialize.media_url_template()
+        return [serialize.request_row_json(config, row, lang, media) for row in rows]
     reports = queries.open311_requests(ids=query.ids, codes=query.codes, start=query.start,
                                        end=query.end, status=status, limit=query.page_size,
                                        offset=query.offset)
-    return [serialize.request_json(config, report, lang, extensions=query.extensions)
-            for report in reports]
+    return [serialize.request_json(config, report, lang, extensions=True) for report in reports]
 
 
 def get_request(service_request_id: str, args: Mapping[str, str], lang: str) -> list[dict]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, make_response, request
 from flask_babel import get_locale
 
 from webapp.extensions import csrf, limiter
@@ -100,9 +100,15 @@ def service_definition(service_code: str, fmt: str):
 
 @bp.get(f"/requests.{FMT}")
 def requests_list(fmt: str):
-    """GeoReport v2 ``GET requests`` (filters: :mod:`webapp.open311.params`)."""
-    return formats.render(fmt, "service_requests", "request",
-                          services.list_requests(request.args, _lang()))
+    """GeoReport v2 ``GET requests`` (filters: :mod:`webapp.open311.params`); ETag and
+    Last-Modified: an unchanged poll is a 304."""
+    answer = services.list_requests_cached(request, _lang())
+    response = make_response("", 304) if answer.data is None else \
+        formats.render(fmt, "service_requests", "request", answer.data)
+    response.set_etag(answer.etag)
+    response.last_modified = answer.updated_at
+    response.vary.add("Accept-Language")
+    return response
 
 
 @bp.get(f"/requests/<service_request_id>.{FMT}")

@@ -1,25 +1,15 @@
 """Home, the portal's rules, how reports are handled, personal data, and the health check."""
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
+from flask import Blueprint, current_app, jsonify, render_template
 
-import markdown
-from flask import Blueprint, jsonify, render_template
-from markupsafe import Markup
-from webapp.extensions import db
 from webapp.dispatch.services import dead_count
+from webapp.extensions import db
+from webapp.information import rules as versions
+from webapp.information.views import privacy_notice
 from webapp.photos.storage import StorageUnavailable, get_storage
 
 bp = Blueprint("pages", __name__)
-CONTENT = Path(__file__).parent / "content"
-
-
-@lru_cache(maxsize=8)
-def _markdown(name: str) -> Markup:
-    """Render a Markdown file from ``content/`` (our own text, so its HTML is trusted)."""
-    source = (CONTENT / name).read_text(encoding="utf-8")
-    return Markup(markdown.markdown(source, extensions=["extra"]))
 
 
 @bp.get("/")
@@ -37,14 +27,18 @@ def about():
 
 @bp.get("/rules")
 def rules():
-    """The portal's rules (regulamin), in Polish, as published by the city."""
-    return render_template("pages/rules.html", rules=_markdown("regulamin.md"))
+    """The portal's rules (regulamin) in force today, in Polish, as published by the city; its
+    versions are kept in ``content/rules/regulamin/`` (see :mod:`webapp.information.rules`)."""
+    root = current_app.config["CONTENT_DIR"]
+    current = versions.current(root, "regulamin", versions.today_local())
+    return render_template("pages/rules.html", version=current, current=current)
 
 
 @bp.get("/privacy")
 def privacy():
-    """What personal data is kept and why (regulamin pkt 5, RODO)."""
-    return render_template("pages/privacy.html")
+    """What personal data is kept and why (regulamin pkt 5, RODO art. 13): the privacy notice
+    from ``content/privacy/``."""
+    return privacy_notice()
 
 
 @bp.get("/healthz")

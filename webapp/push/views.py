@@ -106,6 +106,14 @@ def email_unsubscribe(token: str):
                                                               tracking_url=url_for("reports.track", token=token))))
 
 
+def _consent_version() -> str:
+    """The published consent version in force (``app.extensions["consent"]``, registered by
+    webapp.information), else the configured one."""
+    published = current_app.extensions.get("consent")
+    found = published(str(select_locale())) if published else None
+    return found[0] if found else (current_app.config.get("CONSENT_VERSION") or "unpublished")
+
+
 @bp.route("/t/<token>/email", methods=["GET", "POST"])
 @limiter.limit(_write_limit, methods=["POST"])
 def email_consent(token: str):
@@ -116,7 +124,7 @@ def email_consent(token: str):
     if request.method == "POST" and form.validate():
         services.give_email_consent(
             report, form.email.data, consent_text=str(form.consent.label.text),
-            consent_version=current_app.config["CONSENT_VERSION"], lang=select_locale())
+            consent_version=_consent_version(), lang=select_locale())
         return redirect(url_for("reports.track", token=token) + "#notify", 303)
     status = 422 if request.method == "POST" else 200
     return _private(current_app.make_response((render_template(

@@ -12,7 +12,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from flask import (Blueprint, current_app, jsonify, make_response, render_template, send_from_directory,
+from flask import (Blueprint, current_app, jsonify, make_response, render_template,
                    url_for)
 from flask_wtf.csrf import generate_csrf
 
@@ -96,10 +96,29 @@ def service_worker():
 
 @bp.get("/manifest.json")
 def manifest():
-    """The web app manifest (``static/manifest.json``) at the root, as ``application/manifest+json``."""
-    response = send_from_directory(current_app.static_folder, "manifest.json",
-                                   mimetype="application/manifest+json", max_age=0)
+    """The web app manifest (``static/manifest.json``) at the root, as ``application/manifest+json``,
+    its names, description and screenshot labels in the request's UI language (``lang`` set to
+    it; ``id`` stays ``/``, so it is one app whatever the language it was installed in)."""
+    from flask_babel import get_locale, gettext as _
+    data = json.loads((Path(current_app.static_folder) / "manifest.json").read_text(encoding="utf-8"))
+    data.update(lang=str(get_locale() or "pl"), name=_("ŁCKzM – report a problem in Łódź"),
+                description=_("Report problems in public space in Łódź: potholes, broken street lights, "
+                              "overflowing bins, fallen trees. Works without the internet too."))
+    for shortcut in data.get("shortcuts", []):
+        if shortcut.get("url") == "/report":
+            shortcut.update(name=_("Report a problem"), short_name=_("New report"),
+                            description=_("The form for a new report"))
+    labels = {"phone-form": _("The report form on a phone"), "phone-list": _("Reports from residents"),
+              "phone-report": _("A report's page with its status"), "wide-list": _("Reports from residents")}
+    for shot in data.get("screenshots", []):
+        name = Path(shot["src"]).stem
+        if name in labels:
+            shot["label"] = labels[name]
+    response = make_response(json.dumps(data, ensure_ascii=False))
+    response.mimetype = "application/manifest+json"
     response.headers["Cache-Control"] = "no-cache"
+    response.vary.add("Cookie")
+    response.vary.add("Accept-Language")
     return response
 
 

@@ -17,4 +17,8 @@ def init_app(app) -> None:
     app.jinja_env.globals["current_routing"] = current_routing
     app.jinja_env.globals.update(description_min=forms.DESCRIPTION_MIN,
                                  description_max=forms.DESCRIPTION_MAX)
+
+    def _status_label(value: str) -> str:
+        return models.Status(value).label
+    app.jinja_env.globals["status_label"] = _status_label  # for the status_badge macro
     cli.init_app(app)

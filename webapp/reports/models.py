@@ -5,7 +5,7 @@ import enum
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy import JSON, ForeignKey, String, Text, Float, Integer
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, Float, Integer
 
 from webapp.clock import UTCDateTime, utcnow
 from webapp.extensions import db
@@ -89,6 +89,17 @@ class Report(db.Model):
     version_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
 
     __mapper_args__ = {"version_id_col": version_id}
+    # The public list and Open311 filter by category and/or status and read newest first: each
+    # index matches one filter combination and the order, so a page is an index range, not a
+    # sort of every match (bench/README.md). updated_at: the Last-Modified of Open311 answers.
+    __table_args__ = (
+        Index("ix_service_request_requested_at_id", "requested_at", "id"),
+        Index("ix_service_request_code_requested", "service_code", "requested_at", "id"),
+        Index("ix_service_request_status_requested", "status", "requested_at", "id"),
+        Index("ix_service_request_code_status_requested", "service_code", "status",
+              "requested_at", "id"),
+        Index("ix_service_request_updated_at", "updated_at"),
+    )
 
     photos = relationship("Photo", back_populates="report", order_by="Photo.position",
                           cascade="all, delete-orphan")

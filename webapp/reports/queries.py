@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import selectinload
 
 from webapp.clock import utcnow
@@ -20,7 +20,8 @@ from webapp.extensions import db
 # Ids are 32-bit integers in PostgreSQL (MAX_ID = 2**31 - 1); larger numbers cannot name a
 # report (and would make the database raise instead of answering "not found").
 from webapp.inputs import MAX_ID
-from webapp.reports.models import Report, Status
+from webapp.photos.models import Photo
+from webapp.reports.models import Report, Status, StatusChange
 
 PER_PAGE = 20
 # GeoReport v2: "the default query should return the last 90 days"; we also cap one answer.
@@ -102,30 +103,116 @@ def _status_values(status: str) -> tuple[str, ...]:
     return OPEN311_STATUS_VALUES.get(status, (status,))
 
 
-def list_reports(filters: ReportFilters, per_page: int = PER_PAGE) -> Pagination:
+@dataclass
+class Page:
+    """One page of the public list: ``items`` (reports, photos loaded), ``page`` (from 1),
+    ``per_page``, ``total`` (matching reports) and the derived ``pages``, ``has_prev``,
+    ``has_next``, ``prev_num``, ``next_num`` (the names of Flask-SQLAlchemy's Pagination)."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int | None:
+        return self.page - 1 if self.has_prev else None
+
+    @property
+    def next_num(self) -> int | None:
+        return self.page + 1 if self.has_next else None
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """What changes whenever a public answer may change: the newest report id, the newest
+    status change id and the latest ``updated_at`` (aware UTC, None on an empty table). Each is
+    one index lookup (primary keys and ``ix_service_request_updated_at``)."""
+
+    report_id: int
+    change_id: int
+    updated_at: datetime | None
+
+    @property
+    def tag(self) -> str:
+        stamp = self.updated_at.timestamp() if self.updated_at else 0
+        return f"{self.report_id}-{self.change_id}-{stamp:.6f}"
+
+
+_VERSION_SQL = text("SELECT (SELECT max(id) FROM service_request), (SELECT max(id) FROM status_change),"
+                    " (SELECT max(updated_at) FROM service_request)")
+
+
+def data_version() -> DataVersion:
+    """The current :class:`DataVersion` (one query of three index lookups)."""
+    # Plain SQL: the same statement built with select() cost ~8 ms a call to compile and type.
+    row = db.session.execute(_VERSION_SQL).one()
+    updated = row[2]
+    if isinstance(updated, str):  # SQLite hands max() of the column back as text
+        updated = datetime.fromisoformat(updated)
+    if updated is not None and updated.tzinfo is None:
+        updated = updated.replace(tzinfo=timezone.utc)
+    return DataVersion(row[0] or 0, row[1] or 0, updated)
+
+
+# Counts of the public list per (filters, data version), per app and process: counting every
+# matching row costs a scan (120 ms at a million on PostgreSQL); it is only redone after a change.
+_COUNT_CACHE_SIZE = 256
+
+
+def _cached_count(stmt, key: tuple) -> int:
+    cache = current_app.extensions.setdefault("reports.list_counts", {})
+    total = cache.get(key)
+    if total is None:
+        total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        if len(cache) >= _COUNT_CACHE_SIZE:
+            cache.clear()
+        cache[key] = total
+    return total
+
+
+def list_reports(filters: ReportFilters, per_page: int = PER_PAGE) -> Page:
     """One page of reports matching ``filters``, newest first (``requested_at``, then id).
 
-    Returns a Flask-SQLAlchemy :class:`Pagination` (``items``, ``page``, ``pages``, ``total``,
-    ``has_prev``, ``has_next``). A page past the last one is replaced by the last page, and
-    ``filters.page`` and ``filters.messages`` are updated to say so.
+    Returns a :class:`Page`. A page past the last one is replaced by the last page, and
+    ``filters.page`` and ``filters.messages`` are updated to say so. Queries: the data version,
+    the count (only when the data changed since it was last counted), the page, its photos;
+    the page is read through the composite indexes ``(service_code, status, requested_at,
+    id)`` and friends (migration ``e1f2a3b4c5d6``).
     """
-    stmt = (select(Report)
-            .options(selectinload(Report.photos))
-            .order_by(Report.requested_at.desc(), Report.id.desc()))
+    where = []
     if filters.service_code:
-        stmt = stmt.where(Report.service_code == filters.service_code)
+        where.append(Report.service_code == filters.service_code)
     if filters.status:
-        stmt = stmt.where(Report.status.in_(_status_values(filters.status)))
-    page = db.paginate(stmt, page=filters.page, per_page=per_page, max_per_page=per_page,
-                       error_out=False)
-    if filters.page > 1 and filters.page > page.pages:
-        last = max(page.pages, 1)
-        filters.messages.append(str(_l("There is no page %(asked)s: showing page %(page)s.",
-                                       asked=filters.asked_page or filters.page, page=last)))
-        filters.page = last
-        page = db.paginate(stmt, page=last, per_page=per_page, max_per_page=per_page,
-                           error_out=False)
-    return page
+        where.append(Report.status.in_(_status_values(filters.status)))
+    version = data_version()
+    total = _cached_count(select(Report.id).where(*where),
+                          (filters.service_code,
+                           filters.status, version.tag))
+    pages = max(1, -(-total // per_page))
+    if filters.page > pages:
+        if filters.page > 1:
+            filters.messages.append(str(_l("There is no page %(asked)s: showing page %(page)s.",
+                                           asked=filters.asked_page or filters.page, page=pages)))
+        filters.page = pages
+    stmt = (select(Report).where(*where)
+            .options(selectinload(Report.photos))
+            .order_by(Report.requested_at.desc(), Report.id.desc())
+            .limit(per_page).offset((filters.page - 1) * per_page))
+    items = list(db.session.execute(stmt).scalars())
+    return Page(items=items, page=filters.page, per_page=per_page, total=total)
 
 
 def get_report(report_id: int) -> Report | None:
@@ -171,6 +258,73 @@ def open311_requests(*, ids: list[int] | None = None, codes: list[str] | None = 
     return list(db.session.execute(stmt).scalars())
 
 
+#: Columns of a report that Open311 ``requests.json`` shows (never email, consent, client_id,
+#: the raw description nor the tracking hash).
+OPEN311_COLUMNS = (Report.id, Report.status, Report.service_code, Report.public_description,
+                   Report.agency_responsible, Report.requested_at, Report.updated_at,
+                   Report.address_string, Report.lat, Report.long)
+
+
+@dataclass
+class Open311Row:
+    """One report of an Open311 list as plain values: ``report`` (a row of
+    :data:`OPEN311_COLUMNS`), ``note`` (the latest status change's public note or None) and
+    ``photo_id`` (the first public photo's id or None; None while awaiting moderation)."""
+
+    report: object
+    note: str | None
+    photo_id: int | None
+
+
+def open311_rows(*, ids: list[int] | None = None, codes: list[str] | None = None,
+                 start: datetime | None = None, end: datetime | None = None,
+                 status: str | None = None, page: int = 1,
+                 page_size: int = OPEN311_MAX_RESULTS) -> list[Open311Row]:
+    """Reports for GeoReport v2 ``GET requests`` as :class:`Open311Row` plain rows, newest
+    first, page ``page`` (from 1) of ``page_size``; filters as :func:`open311_requests`.
+
+    Three queries whatever the page size: the reports (the needed columns only, through the
+    composite indexes), the notes of their latest status changes, their first photos.
+    """
+    stmt = (select(*OPEN311_COLUMNS)
+            .order_by(Report.requested_at.desc(), Report.id.desc())
+            .limit(page_size).offset((page - 1) * page_size))
+    stmt = _open311_where(stmt, ids=ids, codes=codes, start=start, end=end, status=status)
+    reports = db.session.execute(stmt).all()
+    if not reports:
+        return []
+    page_ids = [r.id for r in reports]
+    latest = (select(func.max(StatusChange.id)).where(StatusChange.report_id.in_(page_ids))
+              .group_by(StatusChange.report_id))
+    notes = dict(db.session.execute(select(StatusChange.report_id, StatusChange.note)
+                                    .where(StatusChange.id.in_(latest))).all())
+    # Ordered so that the first photo (lowest position, then id) of each report is kept.
+    photos = dict(db.session.execute(select(Photo.report_id, Photo.id)
+                                     .where(Photo.report_id.in_(page_ids))
+                                     .order_by(Photo.position.desc(), Photo.id.desc())).all())
+    hidden = Status.AWAITING_MODERATION.value
+    return [Open311Row(r, notes.get(r.id) or None,
+                       None if r.status == hidden else photos.get(r.id)) for r in reports]
+
+
+def _open311_where(stmt, *, ids, codes, start, end, status):
+    if ids is not None:
+        return stmt.where(Report.id.in_([i for i in ids if 1 <= i <= MAX_ID]))
+    if start is None:
+        try:
+            start = (end or utcnow()) - timedelta(days=OPEN311_DEFAULT_DAYS)
+        except OverflowError:  # an end in the first 90 days of year 1
+            start = datetime.min.replace(tzinfo=timezone.utc)
+    stmt = stmt.where(Report.requested_at >= start)
+    if end is not None:
+        stmt = stmt.where(Report.requested_at <= end)
+    if codes:
+        stmt = stmt.where(Report.service_code.in_(codes))
+    if status:
+        stmt = stmt.where(Report.status.in_(OPEN311_STATUS_VALUES[status]))
+    return stmt
+
+
 def description_is_public(report: Report) -> bool:
     """Whether the report's text and photos may be shown: not while an operator has still to
     check it (status ``awaiting_moderation``; regulamin pkt 6 forbids unlawful content)."""
@@ -182,9 +336,20 @@ def public_description(report: Report) -> str | None:
     return report.public_description if description_is_public(report) else None
 
 
+#: Callables ``filter(photos) -> photos`` registered by the packages above this one (the
+#: moderation panel drops the photos an operator hid), so this package imports none of them.
+PHOTO_FILTERS: list = []
+
+
 def public_photos(report: Report) -> list:
-    """The report's photos whose public copies may be shown (none while awaiting moderation)."""
-    return list(report.photos) if description_is_public(report) else []
+    """The report's photos whose public copies may be shown (none while awaiting moderation,
+    none that :data:`PHOTO_FILTERS` drop)."""
+    if not description_is_public(report):
+        return []
+    photos = list(report.photos)
+    for keep in PHOTO_FILTERS:
+        photos = keep(photos)
+    return photos
 
 
 def latest_note(report: Report) -> str | None:

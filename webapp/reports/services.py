@@ -40,6 +40,11 @@ from flask_babel import get_locale
 
 log = logging.getLogger(__name__)
 
+#: Callables ``check(report) -> bool`` run on a new report before it is dispatched; any True
+#: keeps it "awaiting moderation" (the moderation package registers its content rules here,
+#: so this package never imports the packages above it).
+HOLD_CHECKS: list = []
+
 
 class SubmissionError(ValueError):
     """The submission cannot be accepted. ``errors`` maps a form field name (``"lat"``,
@@ -344,17 +349,20 @@ def _new_report(data: ReportInput, client_id: str, service, location, *, token: 
 
 
 def _store(report: Report, photos, *, mode: str, routing) -> None:
-    """Save the photos and the first history entry; dispatch an "auto" report at once."""
+    """Save the photos and the first history entry; dispatch an "auto" report at once unless a
+    :data:`HOLD_CHECKS` check (content rules) holds it for an operator."""
     for position, photo in enumerate(photos):
         save_photo(photo, report=report, position=position)
-    signals.report_submitted.send(report, routing=routing)
-    if mode == "auto":
+    held = any([check(report) for check in HOLD_CHECKS])  # a list: every check records
+    if mode == "auto" and not held:
         dispatch_report(report, routing=routing)
     else:
         db.session.add(StatusChange(report=report, status=Status.AWAITING_MODERATION.value,
                                     note="", actor_kind="system", actor_id=None,
                                     agency_responsible=report.agency_responsible,
                                     created_at=report.requested_at))
+    # After the decision, so listeners see whether the report waits for an operator.
+    signals.report_submitted.send(report, routing=routing)
 
 
 # --------------------------------------------------------------------------- tracking

@@ -48,8 +48,16 @@ def _lang() -> str:
     return str(get_locale() or "pl")
 
 
-def _consent_text() -> str:
-    return _("I agree to the processing of my e-mail address to receive updates about this report.")
+def _consent() -> tuple[str, str]:
+    """``(version, text)`` of the consent a resident gives today, in the page's language: the
+    published one (``app.extensions["consent"]``, registered by webapp.information, which sits
+    above reports), else the config's version and the gettext text."""
+    published = current_app.extensions.get("consent")
+    found = published(_lang()) if published else None
+    if found:
+        return found
+    return (current_app.config.get("CONSENT_VERSION") or "unpublished",
+            _("I agree to the processing of my e-mail address to receive updates about this report."))
 
 
 @bp.get("/report")
@@ -57,6 +65,10 @@ def new():
     """The report form, with a fresh ``client_id`` (the offline app makes its own)."""
     form = ReportForm()
     form.client_id.data = str(uuid.uuid4())
+    # A procedure page's "report this problem" link preselects its category.
+    preselected = request.args.get("service_code")
+    if current_routing().service(preselected) is not None:
+        form.service_code.data = preselected
     return render_template("reports/new.html", form=form, errors={})
 
 
@@ -77,7 +89,7 @@ def _submission_settings() -> dict:
     config = current_app.config
     return {"routing": current_routing(), "boundary": current_app.extensions["boundary"],
             "max_photos": config["PHOTO_MAX_COUNT"], "max_photo_bytes": config["PHOTO_MAX_BYTES"],
-            "consent_text": _consent_text(), "consent_version": config["CONSENT_VERSION"],
+            **dict(zip(("consent_version", "consent_text"), _consent())),
             "secret_key": config["SECRET_KEY"]}
 
 

@@ -74,7 +74,8 @@ def explain(config: RoutingConfig, rule: str, unit_id: str | None) -> str:
     """Plain-words explanation of a stored routing decision for the public report page, in the
     current UI language (gettext; category names from the routing file in that language).
 
-    ``rule`` is a stored ``RoutingDecision.rule`` and ``unit_id`` the unit now responsible (None
+    ``rule`` is a stored ``RoutingDecision.rule`` (or ``operator:<reason>`` after an operator
+    re-routed the report in the moderation panel) and ``unit_id`` the unit now responsible (None
     while nobody is). The rule is only quoted while it still leads to ``unit_id``; after a
     forward, or once the file has changed, the sentence just names the unit. Never raises: a
     rule, category or unit no longer in ``config`` still gives a sensible sentence (unit names
@@ -97,6 +98,10 @@ def explain(config: RoutingConfig, rule: str, unit_id: str | None) -> str:
         if area is not None and area.unit == unit_id:
             return _("This place lies in the area “%(area)s”, from which reports in this "
                      "category are sent to %(unit)s.", area=area.name, unit=unit_name)
+    if kind == "operator" and key:
+        # Stored by the moderation panel's re-route: "operator:<the operator's reason>".
+        return _("An operator sent this report to %(unit)s: %(reason)s", unit=unit_name,
+                 reason=key)
     return _("This report is handled by %(unit)s.", unit=unit_name)
 
 

@@ -1,0 +1,74 @@
+"""The information pages in real Chromium at phone width: axe-core finds nothing on any of
+them in pl, en and uk (statistics with charts drawn), and the search-as-you-type list updates
+its results and live count while the focus stays in the field."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.axe import axe_violations
+from tests.factories import statistics_world
+from tests.helpers import PROCEDURE_SLUGS as SLUGS
+
+pytestmark = pytest.mark.browser
+
+PAGES = ["/procedures", "/procedures?q=drzewo", *[f"/procedures/{s}" for s in SLUGS], "/rules",
+         "/rules/versions", "/rules/versions/2024-04-16", "/rules/consent/2024-04-16",
+         "/rules/attachment", "/privacy", "/accessibility", "/contact", "/statistics",
+         "/statistics?days=30"]
+
+
+@pytest.mark.parametrize("lang", ["pl", "en", "uk"])
+def test_every_information_page_passes_axe_at_390_px(live_server, page, lang):
+    with live_server.app.app_context():
+        statistics_world()
+    page.set_viewport_size({"width": 390, "height": 844})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{live_server.url}/?lang={lang}")  # the language cookie
+    failures = {}
+    for path in PAGES:
+        page.goto(f"{live_server.url}{path}")
+        assert page.locator("h1").count() == 1, path
+        found = axe_violations(page)
+        if found:
+            failures[path] = found
+    assert failures == {}
+    assert page.locator("svg.chart").count() == 3
+    # The contact form's answer after an error, and after sending.
+    page.goto(f"{live_server.url}/contact")
+    page.fill("#email", "jan@example.org")
+    page.fill("#message", "Czy portal działa na starszych telefonach?")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#err-consent")
+    assert axe_violations(page) == []
+    page.check("#consent")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#contact-reference")
+    assert axe_violations(page) == []
+    assert [e for e in errors if "Content Security Policy" in e] == []
+
+
+def test_search_as_you_type_keeps_focus_and_announces_the_count(live_server, page):
+    from playwright.sync_api import expect
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/procedures?lang=pl")
+    page.evaluate("document.body.dataset.marker = 'same-page'")
+    count = page.locator("#procedure-count")
+    expect(count).to_have_attribute("role", "status")
+    page.locator("#procedure-q").press_sequentially("sople", delay=30)
+    expect(count).to_have_text(re.compile(r"1 strona pasuje do „sople”"))
+    expect(page.locator("#procedure-results a")).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"[?&]q=sople"))
+    assert page.evaluate("document.activeElement.id") == "procedure-q"
+    assert page.evaluate("document.body.dataset.marker") == "same-page"
+    assert page.locator("#procedure-results").count() == 1
+
+
+def test_category_help_appears_when_a_category_is_chosen(live_server, page):
+    from playwright.sync_api import expect
+    page.goto(f"{live_server.url}/report?lang=pl")
+    page.select_option("#service_code", "TREE_PRIVATE")
+    expect(page.locator("#category-help a")).to_have_attribute("href", "/procedures/drzewo-na-terenie-prywatnym")
+    assert page.locator("#category-help").count() == 1

@@ -1,0 +1,30 @@
+"""The operators' moderation panel (issue 7): the queue at ``/admin/queue`` and its actions,
+content rules holding reports (regulamin pkt 6), submitter blocks (pkt 7), runtime switches
+(pkt 10), the operators' batched e-mail and dead outbox messages.
+
+Layering: this package sits above reports, routing, departments, dispatch and photos; it
+imports them, never the reverse. It reacts to submissions through
+``webapp.reports.services.HOLD_CHECKS`` and the ``report_submitted`` signal.
+"""
+from __future__ import annotations
+
+import os
+
+from webapp.moderation import hooks, models  # noqa: F401  (models: the tables)
+from webapp.moderation.audit_views import bp as audit_bp
+from webapp.moderation.views import bp
+
+
+def init_app(app) -> None:
+    """Register models, the panel blueprint, the submission hooks, the gate for blocked
+    submitters and switches, and the public banner."""
+    # Read here rather than in webapp/config.py so this package brings its own settings.
+    app.config.setdefault("OPERATORS_EMAIL", os.environ.get("OPERATORS_EMAIL") or None)
+    app.config.setdefault("OPERATORS_NOTIFY_MINUTES", int(os.environ.get("OPERATORS_NOTIFY_MINUTES", "15")))
+    app.config.setdefault("CONTENT_RULES_FILE", os.environ.get("CONTENT_RULES_FILE") or None)
+    for key in ("PHOTOS_ENABLED",):
+        if key in os.environ:
+            app.config.setdefault(key, os.environ[key].strip().lower() in {"1", "true", "yes", "on"})
+    app.register_blueprint(bp)
+    app.register_blueprint(audit_bp)
+    hooks.init_app(app)
