@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import fixture_photo
 from tests.factories import latest_link
+from tests.helpers import staff_client
 
 from webapp.departments.services import link_url
 from webapp.extensions import db
@@ -293,3 +294,16 @@ def test_the_units_page_names_the_app_and_shows_the_answers(app, client, api_key
     assert "Sent through the app" in html and "Łódź Fixer" in html
     assert "ZD-4411" in html and "Several in one place" in html
     assert "How many lamps are out?" in html
+
+
+def test_the_moderation_queue_names_the_app(make_app):
+    app = make_app()
+    client = app.test_client()
+    with app.app_context():
+        _k, token = create_key("Łódź Fixer", "dev@example.org")
+    held = post(client, api_key=token, service_code="OTHER",
+                description="Coś jest nie tak na skwerze", **INSIDE)
+    assert held.status_code == 200, held.get_data(as_text=True)
+    operator, _, _ = staff_client(app)
+    page = operator.get("/admin/queue?lang=en").get_data(as_text=True)
+    assert "Sent through the app" in page and "Łódź Fixer" in page
