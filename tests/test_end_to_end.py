@@ -65,7 +65,7 @@ def test_photo_to_unit_and_back(make_app, smtp_server):
     assert "Ubytek załatano 2026-11-30." in public
     assert "Załatwione" in public
     assert "Zarząd Dróg i Transportu" in public
-    one = resident.get(f"/open311/v2/requests/{report_id}.json").get_json()[0]
+    one = resident.get(f"/open311/v2/requests/{report_id}.json?extensions=true").get_json()[0]
     assert one["status"] == "closed"
     assert one["service_code"] == "ROAD_POTHOLE"
     assert one["status_notes"] == "Ubytek załatano 2026-11-30."

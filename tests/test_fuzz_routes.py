@@ -316,6 +316,7 @@ def _seed(app) -> dict:
         return {"ints": [report.id, photo.id],
                 "strings": {"token": [link_token(link), tracking],
                             "service_request_id": [str(report.id)],
+                            "fmt": ["json", "xml"], "service_code": ["STREET_LIGHT"],
                             "filename": ["css/app.css", "js/app.js", "manifest.json"]}}
 
 
@@ -433,14 +434,15 @@ def test_known_hostile_inputs_per_route(fuzz_app, case):
 def test_every_route_and_form_is_fuzzed(app):
     """Fails when a route or form escapes the property test above (e.g. a new converter with
     no strategy, a form not built on webapp.inputs.InputForm)."""
-    from werkzeug.routing import IntegerConverter, PathConverter, UnicodeConverter
+    from werkzeug.routing import AnyConverter, IntegerConverter, PathConverter, UnicodeConverter
     from webapp.inputs import InputForm
     assert route_cases(app) == ROUTES
     assert {"/report", "/reports/<int:report_id>", "/departments/links/<token>"} <= \
         {rule for rule, _ in ROUTES}
     for rule in app.url_map.iter_rules():
         for name, converter in rule._converters.items():
-            assert isinstance(converter, (IntegerConverter, UnicodeConverter, PathConverter)), \
+            assert isinstance(converter, (IntegerConverter, UnicodeConverter, PathConverter,
+                                          AnyConverter)), \
                 f"{rule.rule}: no strategy for the converter of <{name}>"
     forms = form_classes()
     assert forms, "no form classes found"

@@ -12,6 +12,9 @@ from sqlalchemy import func, select
 from tests.conftest import fixture_photo
 from tests.helpers import element_attrs, report_form
 
+from webapp.extensions import db
+from webapp.reports.models import Report
+
 
 def _count(app, model):
     from webapp.extensions import db
@@ -266,3 +269,21 @@ def test_tracking_page_shows_the_status_history(app, client):
     assert "Ekipa wyjedzie w czwartek." in page
     assert "W realizacji" in page and "Przypisane do jednostki" in page
     assert "Ubytek w nawierzchni jezdni" in page  # the category by name, not its code
+
+
+def test_the_form_asks_a_categorys_questions_and_keeps_the_answers(app, client):
+    html = client.get("/report?lang=en").get_data(as_text=True)
+    assert 'name="attribute[blocks_road]"' in html and 'data-category="TREE_HAZARD"' in html
+    assert "Does the tree or do its branches block the road" in html
+    data = report_form(client, service_code="TREE_HAZARD",
+                       description="Powalone drzewo leży w poprzek jezdni.")
+    refused = client.post("/report?lang=en", data=data)
+    assert refused.status_code == 422
+    assert "Answer the question: Does the tree" in refused.get_data(as_text=True)
+    data = report_form(client, service_code="TREE_HAZARD",
+                       description="Powalone drzewo leży w poprzek jezdni.",
+                       **{"attribute[blocks_road]": "pavement"})
+    assert client.post("/report", data=data).status_code in (200, 201, 302, 303)
+    with app.app_context():
+        report = db.session.scalar(db.select(Report))
+        assert report.attributes == {"blocks_road": "pavement"} and report.api_key_id is None

@@ -298,3 +298,22 @@ def test_show_prints_the_table(runner):
     assert "test-park: LITTER, GRASS -> parks inside park.geojson (Park testowy)" in result.output
     shipped = runner.invoke(args=["routing", "show"])
     assert re.search(r"^ROAD_POTHOLE +zdit +auto +verified$", shipped.output, re.M)
+
+
+def test_category_attributes_are_validated_with_clear_errors(tmp_path):
+    text = SHIPPED.read_text(encoding="utf-8")
+    bad = text.replace('datatype = "singlevaluelist"\nrequired = true', 'datatype = "dropdown"\nrequired = "yes"', 1)
+    bad = bad.replace('code = "pole_number"\ndatatype = "string"',
+                      'code = "pole_number"\ndatatype = "string"\nvalues = []', 1)
+    bad = bad.replace('description_en = "How many lamps are out?"\n', '', 1)
+    path = tmp_path / "routing.toml"
+    path.write_text(bad, encoding="utf-8")
+    errors = "\n".join(errors_of(path))
+    assert "(TREE_HAZARD).attributes[0] (blocks_road).datatype: 'dropdown' is not a datatype" in errors
+    assert "(blocks_road).required: must be true or false" in errors
+    assert "(pole_number).values: only a singlevaluelist or multivaluelist has values" in errors
+    assert "(lamps_out).description_en: missing" in errors
+    # A list type without values.
+    path.write_text(text.replace('datatype = "string"', 'datatype = "singlevaluelist"', 1),
+                    encoding="utf-8")
+    assert any("(pole_number).values: a singlevaluelist needs one or more" in e for e in errors_of(path))

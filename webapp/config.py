@@ -146,6 +146,14 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "REPORT_RATE_LIMIT": os.environ.get("REPORT_RATE_LIMIT", "30 per hour;6 per minute"),
         "UNIT_RATE_LIMIT": os.environ.get("UNIT_RATE_LIMIT", "120 per hour;20 per minute"),
         "REPORT_ATTEMPT_RATE_LIMIT": os.environ.get("REPORT_ATTEMPT_RATE_LIMIT", "120 per hour;20 per minute"),
+        # Open311 GeoReport v2 (webapp/open311): the jurisdiction this endpoint serves, the
+        # default rate limit of an API key, and the media_url fetch limits. Loopback/private
+        # addresses are refused for media_url unless OPEN311_MEDIA_ALLOW_LOOPBACK (tests only).
+        "OPEN311_JURISDICTION_ID": os.environ.get("OPEN311_JURISDICTION_ID", "lodz.pl"),
+        "OPEN311_KEY_RATE_LIMIT": os.environ.get("OPEN311_KEY_RATE_LIMIT", "100 per hour;10 per minute"),
+        "OPEN311_MEDIA_ALLOW_LOOPBACK": _bool("OPEN311_MEDIA_ALLOW_LOOPBACK"),
+        "OPEN311_MEDIA_TIMEOUT": float(os.environ.get("OPEN311_MEDIA_TIMEOUT", "10")),
+        "OPEN311_CHANGESET": os.environ.get("OPEN311_CHANGESET", "2026-12-02T00:00:00Z"),
         # Regulamin pkt 10: maintenance breaks and switching features off.
         "MAINTENANCE_MODE": _bool("MAINTENANCE_MODE"),
         "REPORTS_ENABLED": _bool("REPORTS_ENABLED", True),

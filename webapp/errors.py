@@ -1,7 +1,10 @@
 """One error renderer for every status code, plus the maintenance switch (regulamin pkt 10)."""
 from __future__ import annotations
 
-from flask import Flask, render_template, request, jsonify
+import re
+from xml.sax.saxutils import escape
+
+from flask import Flask, Response, render_template, request, jsonify
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -16,8 +19,23 @@ def _wants_json() -> bool:
     return request.path.startswith("/open311/") or request.path == "/healthz" or wants_json()
 
 
+# Characters XML 1.0 cannot carry, even escaped (a message may quote a URL path).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _open311_xml() -> bool:
+    # GeoReport v2: XML is the spec's format; the suffix of the path says which one is wanted.
+    return request.path.startswith("/open311/") and request.path.endswith(".xml")
+
+
 def render_error(status: int, message: str):
-    """Render ``message`` (already translated) as JSON for API paths, HTML otherwise."""
+    """Render ``message`` (already translated) as JSON for API paths (GeoReport v2 errors:
+    ``[{"code", "description"}]``, or ``<errors><error>...`` for an Open311 ``.xml`` path),
+    HTML otherwise."""
+    if _open311_xml():
+        body = (f'<?xml version="1.0" encoding="utf-8"?>\n<errors><error><code>{status}</code>'
+                f"<description>{escape(_XML_ILLEGAL.sub('', message))}</description></error></errors>")
+        return Response(body, status=status, content_type="text/xml; charset=utf-8")
     if _wants_json():
         return jsonify([{"code": status, "description": message}]), status
     template = "errors/_error.html" if is_htmx() else "errors/error.html"
@@ -48,7 +66,12 @@ def init_app(app: Flask) -> None:
             410: _("This link is no longer valid."),
             503: _("The portal is temporarily unavailable."),
         }
-        return render_error(e.code or 500, messages.get(e.code, _("Something went wrong.")))
+        response = app.make_response(
+            render_error(e.code or 500, messages.get(e.code, _("Something went wrong."))))
+        for name, value in e.get_headers():
+            if name.lower() != "content-type":  # e.g. Allow on a 405, Retry-After
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(OperationalError)
     def _database_unavailable(e):

@@ -35,6 +35,23 @@
     });
   }
 
+  // A category's extra questions: only the chosen category's set is shown and sent (the
+  // others are disabled, so a code shared by two categories cannot send two answers).
+  function setupAttributes(root) {
+    var select = root.querySelector("#service_code");
+    if (!select || select.dataset.attributesBound) return;
+    select.dataset.attributesBound = "1";
+    function sync() {
+      root.querySelectorAll(".attribute-set").forEach(function (set) {
+        var mine = set.dataset.category === select.value;
+        set.hidden = !mine;
+        set.disabled = !mine;
+      });
+    }
+    select.addEventListener("change", sync);
+    sync();
+  }
+
   // Errors swapped in out of band (err-<name> boxes) mark their field the way the page
   // without JavaScript does: aria-invalid (a red border in the CSS), cleared once fixed.
   function syncInvalid(form) {
@@ -116,7 +133,7 @@
   });
   document.addEventListener("htmx:beforeRequest", function () { showNetError(""); });
 
-  function init(root) { setupLocate(root); }
+  function init(root) { setupLocate(root); setupAttributes(root); }
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:load", function (e) { init(e.detail.elt.ownerDocument || document); });
 })();

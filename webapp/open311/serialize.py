@@ -1,4 +1,5 @@
-"""Turning services and reports into Open311 GeoReport v2 JSON objects.
+"""Turning services and reports into Open311 GeoReport v2 objects (dicts, written
+as XML or JSON by :mod:`webapp.open311.formats`).
 
 Spec: http://wiki.open311.org/GeoReport_v2/. Datetimes are ISO 8601 (W3C) in UTC with an explicit
 ``+00:00`` offset. Only public fields are written: never ``email``, consent, ``client_id``, the
@@ -10,6 +11,7 @@ from datetime import datetime, timezone
 
 from flask import url_for
 
+from webapp.citymap.queries import support_counts
 from webapp.reports import queries
 from webapp.reports.models import Report, Status
 
@@ -23,7 +25,8 @@ def w3c_datetime(value: datetime | None) -> str | None:
 
 def service_json(config, service, lang: str) -> dict:
     """One entry of ``services.json``: ``{service_code, service_name, description, metadata,
-    type, keywords, group}``. ``keywords`` lists the category's names in the other UI
+    type, keywords, group}``; ``metadata`` is true when the category has extra questions
+    (see :func:`service_definition_json`). ``keywords`` lists the category's names in the other UI
     languages (comma separated) so clients can search in any of them."""
     name = service.name(lang)
     others = []
@@ -35,11 +38,36 @@ def service_json(config, service, lang: str) -> dict:
         "service_code": service.code,
         "service_name": name,
         "description": name,
-        "metadata": False,
+        "metadata": bool(service.attributes),
         "type": "realtime",
         "keywords": ", ".join(others),
         "group": config.group_name(service.code, lang) or "",
     }
+
+
+DATATYPE_DESCRIPTIONS = {"number": "A number, e.g. 3 or 2.5.", "string": "One line of text.",
+                         "text": "Text, several lines allowed."}
+
+
+def service_definition_json(service, lang: str) -> dict:
+    """GeoReport v2 service definition: ``{service_code, attributes: [{variable, code,
+    datatype, required, datatype_description, order, description, values: [{key, name}]}]}``
+    from the category's ``attributes`` in routing.toml (``values`` only for list types)."""
+    attributes = []
+    for order, attribute in enumerate(service.attributes, start=1):
+        entry = {
+            "variable": True,
+            "code": attribute.code,
+            "datatype": attribute.datatype,
+            "required": attribute.required,
+            "datatype_description": DATATYPE_DESCRIPTIONS.get(attribute.datatype, ""),
+            "order": order,
+            "description": attribute.description(lang),
+        }
+        if attribute.values:
+            entry["values"] = [{"key": v.key, "name": v.name(lang)} for v in attribute.values]
+        attributes.append(entry)
+    return {"service_code": service.code, "attributes": attributes}
 
 
 def media_url(report: Report) -> str | None:
@@ -50,15 +78,19 @@ def media_url(report: Report) -> str | None:
     return url_for("photos.public", photo_id=photos[0].id, _external=True)
 
 
-def request_json(config, report: Report, lang: str, *, with_history: bool = False,
-                 support_count: int = 0) -> dict:
+def support_count(report: Report) -> int:
+    """How many phones said "me too" for ``report`` (:mod:`webapp.citymap`), one query."""
+    return support_counts([report.id]).get(report.id, 0)
+
+
+def request_json(config, report: Report, lang: str, *, extensions: bool = False) -> dict:
     """One GeoReport v2 ``service_request`` object for ``report``.
 
     ``status`` is ``open``/``closed`` (:attr:`Status.open311`); ``agency_responsible`` is the
     unit's name; ``description`` is the moderated ``public_description`` ("" while awaiting
-    moderation). With ``with_history`` our extension ``status_history`` is added: a list, oldest
-    first, of ``{status, open311_status, note, agency_responsible, datetime}``. Our extension
-    ``support_count`` (always present) is how many phones said "me too" (issue 10).
+    moderation). With ``extensions`` (``extensions=true``) our extension fields are added:
+    ``support_count`` ("me too" count), ``attributes`` (answers by code) and ``status_history``, a list, oldest first, of
+    ``{status, open311_status, note, agency_responsible, datetime}``.
     """
     status = Status(report.status)
     data = {
@@ -81,7 +113,12 @@ def request_json(config, report: Report, lang: str, *, with_history: bool = Fals
         "media_url": media_url(report),
         "support_count": support_count,
     }
-    if with_history:
+
+    if extensions:
+        data["support_count"] = support_count(report)
+        # The answers to the category's questions (attribute[code]), public once moderated.
+        data["attributes"] = dict(report.attributes or {}) \
+            if queries.description_is_public(report) else {}
         data["status_history"] = [
             {
                 "status": change.status,

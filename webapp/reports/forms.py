@@ -8,12 +8,19 @@ rule (category known, consent with an e-mail, client_id, photos) is checked once
 """
 from __future__ import annotations
 
+import re
+
+from flask import request
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from webapp.inputs import InputForm
 from webapp.reports.services import ReportInput
+
+#: ``attribute[code]`` (and ``attribute[code][]`` for several choices): answers to a category's
+#: extra questions, named as Open311 ``POST requests`` names them.
+ATTRIBUTE_FIELD = re.compile(r"^attribute\[([A-Za-z0-9_.-]{1,64})\](\[\])?$")
 
 DESCRIPTION_MIN = 10
 DESCRIPTION_MAX = 4000
@@ -47,10 +54,14 @@ class ReportForm(InputForm):
                        filters=[lambda s: s.strip() if isinstance(s, str) else s])
     consent = BooleanField(_l("I agree to the processing of my e-mail address to receive updates about this report."))
 
+    #: The answers to the extra questions as parsed by :meth:`to_input` (shown again on errors).
+    attributes_data: dict = {}
+
     def to_input(self):
         """The submission as :class:`~webapp.reports.services.ReportInput`: the parsed fields,
         the uploaded files (unread) and the shape errors found (CSRF left to Flask-WTF)."""
         self.validate()
+        self.attributes_data = attributes_from(request.form)
         uploads = [(f.filename, f.stream) for f in (self.media.data or [])
                    if getattr(f, "filename", None)]
         return ReportInput(
@@ -59,4 +70,21 @@ class ReportForm(InputForm):
             location_source=self.location_source.data or "manual",
             address_string=self.address_string.data, email=self.email.data,
             consent=bool(self.consent.data), uploads=uploads,
+            attributes=self.attributes_data,
             errors={k: list(v) for k, v in self.errors.items() if k != "csrf_token"})
+
+
+def attributes_from(formdata) -> dict[str, str | list[str]]:
+    """``attribute[code]=value`` pairs as ``{code: value}`` (``attribute[code][]`` or a repeated
+    field: a list, for a multivaluelist); empty values are left out."""
+    answers: dict[str, str | list[str]] = {}
+    for key in formdata.keys():
+        match = ATTRIBUTE_FIELD.match(key)
+        if not match:
+            continue
+        values = [v for v in formdata.getlist(key) if v != ""]
+        if match.group(2) or len(values) > 1:
+            answers[match.group(1)] = values
+        elif values:
+            answers[match.group(1)] = values[0]
+    return answers

@@ -5,7 +5,7 @@ import enum
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy import ForeignKey, Index, String, Text, Float, Integer
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, Float, Integer
 
 from webapp.clock import UTCDateTime, utcnow
 from webapp.extensions import db
@@ -78,6 +78,12 @@ class Report(db.Model):
     tracking_token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     requested_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, index=True)
     updated_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    # Answers to the category's extra questions (routing.toml ``attributes``), by variable code:
+    # {"pole_number": "A-12", "blocks_road": "yes"}; the form and Open311 attribute[...] alike.
+    attributes: Mapped[dict | None] = mapped_column(JSON)
+    # The Open311 app (ApiKey below) that filed it; None for the portal's form.
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id", ondelete="SET NULL"),
+                                                   index=True)
     # Optimistic locking: two status changes racing on one report cannot both win (the loser's
     # UPDATE matches no row and raises StaleDataError; the caller reloads and decides again).
     version_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
@@ -99,6 +105,7 @@ class Report(db.Model):
                           cascade="all, delete-orphan")
     history = relationship("StatusChange", back_populates="report",
                            order_by="StatusChange.id", cascade="all, delete-orphan")
+    api_key = relationship("ApiKey", lazy="joined")
 
     @property
     def status_enum(self) -> Status:
@@ -133,3 +140,20 @@ class StatusChange(db.Model):
     @property
     def status_enum(self) -> Status:
         return Status(self.status)
+
+
+class ApiKey(db.Model):
+    """The key of an app that files reports through Open311 (webapp.open311.apikeys issues
+    and checks them; a report names its key in ``api_key_id``). One app's key. Only the SHA-256 hex digest of the token is kept (the token is shown once,
+    when made); ``rate_limit`` is a Flask-Limiter string (``"100 per hour;10 per minute"``) or
+    None for the ``OPEN311_KEY_RATE_LIMIT`` default; ``revoked_at`` set means refused."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    contact: Mapped[str] = mapped_column(String(254), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    rate_limit: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    revoked_at: Mapped[object | None] = mapped_column(UTCDateTime())

@@ -228,18 +228,18 @@ def get_report(report_id: int) -> Report | None:
 def open311_requests(*, ids: list[int] | None = None, codes: list[str] | None = None,
                      start: datetime | None = None, end: datetime | None = None,
                      status: str | None = None,
-                     limit: int = OPEN311_MAX_RESULTS) -> list[Report]:
+                     limit: int = OPEN311_MAX_RESULTS, offset: int = 0) -> list[Report]:
     """Reports for GeoReport v2 ``GET requests``, newest first, at most ``limit``.
 
     ``start``/``end`` are aware datetimes bounding ``requested_at`` (inclusive). As the
     GeoReport v2 spec says, when ``ids`` is given (not None) every other filter is ignored. Otherwise,
     without ``start``, the window is the ``OPEN311_DEFAULT_DAYS`` days before ``end`` (or now).
-    ``status`` is ``"open"`` or ``"closed"``.
+    ``status`` is ``"open"`` or ``"closed"``. ``offset`` skips that many (paging).
     """
     stmt = (select(Report)
             .options(selectinload(Report.photos), selectinload(Report.history))
             .order_by(Report.requested_at.desc(), Report.id.desc())
-            .limit(limit))
+            .limit(limit).offset(offset))
     if ids is not None:
         stmt = stmt.where(Report.id.in_([i for i in ids if 1 <= i <= MAX_ID]))
     else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import uuid
 from dataclasses import dataclass, field
 
@@ -71,6 +72,10 @@ class ReportInput:
     photos: list = field(default_factory=list)
     uploads: list = field(default_factory=list)
     errors: dict = field(default_factory=dict)
+    # Answers to the category's extra questions by variable code (routing.toml attributes).
+    attributes: dict = field(default_factory=dict)
+    # The Open311 app's key (webapp.open311) when an app filed it; None for the portal's form.
+    api_key_id: int | None = None
 
 
 @dataclass
@@ -136,6 +141,57 @@ def _photo_outside(lat, long):
               "of the problem yourself: use your location or enter it.", lat=lat, long=long)
 
 
+ATTRIBUTE_TEXT_MAX = {"string": 255, "text": 2000, "number": 40}
+
+
+def check_attributes(service, answers: dict) -> tuple[dict, list]:
+    """Check the answers to ``service``'s extra questions (routing.toml ``attributes``).
+
+    ``answers`` maps attribute codes to a string (a list for a multivaluelist; a list with one
+    item is taken as that item). Returns ``(cleaned, messages)``: the answers to known
+    questions only, stripped (a number as given, checked to parse), and one message per
+    problem (a required question unanswered, a choice not listed, not a number, too long).
+    """
+    lang = _language() or "pl"
+    cleaned, messages = {}, []
+    for attribute in service.attributes:
+        question = attribute.description(lang)
+        before = len(messages)
+        value = answers.get(attribute.code)
+        keys = [v.key for v in attribute.values]
+        if attribute.datatype == "multivaluelist":
+            items = [str(v).strip() for v in (value if isinstance(value, list) else [value])
+                     if v is not None and str(v).strip()]
+            if any(item not in keys for item in items):
+                messages.append(_l("Choose from the listed answers to: %(q)s", q=question))
+            elif items:
+                cleaned[attribute.code] = items
+        else:
+            if isinstance(value, list):
+                value = value[0] if len(value) == 1 else None
+            text = str(value).strip() if value is not None else ""
+            if not text:
+                pass
+            elif attribute.values and text not in keys:
+                messages.append(_l("Choose from the listed answers to: %(q)s", q=question))
+            elif len(text) > ATTRIBUTE_TEXT_MAX.get(attribute.datatype, 255):
+                messages.append(_l("The answer to “%(q)s” is too long.", q=question))
+            elif attribute.datatype == "number" and not _is_number(text):
+                messages.append(_l("The answer to “%(q)s” must be a number.", q=question))
+            else:
+                cleaned[attribute.code] = text
+        if attribute.required and attribute.code not in cleaned and len(messages) == before:
+            messages.append(_l("Answer the question: %(q)s", q=question))
+    return cleaned, messages
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text.replace(",", ".")))
+    except ValueError:
+        return False
+
+
 def check_report(data: ReportInput, *, routing, boundary: Boundary, max_photos: int = 5):
     """Check the domain rules of a submission without storing anything.
 
@@ -147,6 +203,10 @@ def check_report(data: ReportInput, *, routing, boundary: Boundary, max_photos: 
     service = routing.service(data.service_code)
     if service is None:
         errors["service_code"] = [_l("Choose a category from the list.")]
+    else:
+        data.attributes, attribute_errors = check_attributes(service, data.attributes or {})
+        if attribute_errors:
+            errors["attributes"] = attribute_errors
     if len(data.photos) > max_photos:
         errors["media"] = [_too_many_photos(max_photos)]
     if (data.email or "").strip() and not data.consent:
@@ -280,6 +340,8 @@ def _new_report(data: ReportInput, client_id: str, service, location, *, token: 
         agency_responsible=decision.unit_id,
         routing_rule=decision.rule,
         tracking_token_hash=token_hash(token),
+        attributes=dict(data.attributes) or None,
+        api_key_id=data.api_key_id,
         requested_at=now,
         updated_at=now,
     )

@@ -37,7 +37,8 @@ from webapp.routing.services import current_routing, explain
 bp = Blueprint("reports", __name__)
 
 # Fields whose error containers the form has; an htmx error response refreshes all of them.
-FORM_FIELDS = ("service_code", "description", "lat", "media", "address_string", "email", "consent", "client_id")
+FORM_FIELDS = ("service_code", "description", "attributes", "lat", "media", "address_string", "email",
+               "consent", "client_id")
 
 #: id of the element holding the public list; htmx sends it as ``HX-Target``.
 LIST_TARGET = "report-list"

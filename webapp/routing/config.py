@@ -83,6 +83,41 @@ class Group:
         return _pick({"pl": self.name_pl, "en": self.name_en, "uk": self.name_uk}, lang)
 
 
+ATTRIBUTE_TYPES = ("string", "number", "text", "singlevaluelist", "multivaluelist")
+
+
+@dataclass(frozen=True)
+class AttributeValue:
+    """One choice of a list attribute: ``key`` is stored and sent, the names are shown."""
+
+    key: str
+    name_pl: str
+    name_en: str
+    name_uk: str
+
+    def name(self, lang: str) -> str:
+        return _pick({"pl": self.name_pl, "en": self.name_en, "uk": self.name_uk}, lang)
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """An extra question of a category (Open311 service definition ``attribute``): ``code``
+    names the answer, ``datatype`` is one of :data:`ATTRIBUTE_TYPES`, ``values`` the choices of
+    a (single|multi)valuelist, ``description_*`` the question in each language."""
+
+    code: str
+    datatype: str
+    required: bool
+    description_pl: str
+    description_en: str
+    description_uk: str
+    values: tuple[AttributeValue, ...] = ()
+
+    def description(self, lang: str) -> str:
+        return _pick({"pl": self.description_pl, "en": self.description_en,
+                      "uk": self.description_uk}, lang)
+
+
 @dataclass(frozen=True)
 class Service:
     """A report category (Open311 service; ``code`` is the ``service_code``).
@@ -101,6 +136,8 @@ class Service:
     mode: str
     confidence: str = ""
     evidence: str = ""
+    #: Extra questions (``[[categories.attributes]]``), in the file's order.
+    attributes: tuple[Attribute, ...] = ()
 
     def name(self, lang: str) -> str:
         """The name in ``lang`` ("pl", "en", "uk"); Polish for any other language."""
@@ -265,7 +302,10 @@ def _known(ids) -> str:
 _UNIT_KEYS = ("id", "name", "short", "email", "channel")
 _GROUP_KEYS = ("id", "name_pl", "name_en", "name_uk")
 _SERVICE_KEYS = ("code", "name_pl", "name_en", "name_uk", "group", "unit", "mode",
-                 "confidence", "evidence")
+                 "confidence", "evidence", "attributes")
+_ATTRIBUTE_KEYS = ("code", "datatype", "required", "description_pl", "description_en",
+                   "description_uk", "values")
+_VALUE_KEYS = ("key", "name_pl", "name_en", "name_uk")
 _AREA_KEYS = ("id", "name", "services", "unit", "area")
 _TOP_KEYS = ("operator_unit", "units", "groups", "categories", "area_rules")
 _ID_HINT = "use 1-32 lower-case ASCII letters, digits, '_' or '-'"
@@ -386,10 +426,63 @@ def _read_services(c: _Collector, data: dict, units: dict, groups: dict
             mode = None
         confidence = c.string(t, "confidence", where, required=False) or ""
         evidence = c.string(t, "evidence", where, required=False) or ""
-        service = Service(code, *names, group, unit, mode, confidence, evidence) \
-            if None not in (*names, group, mode) and unit_ok else None
+        attributes = _read_attributes(c, t, where)
+        service = Service(code, *names, group, unit, mode, confidence, evidence, attributes) \
+            if None not in (*names, group, mode, attributes) and unit_ok else None
         c.keep(services, code, service, where, id_key="code", label="category code")
     return services
+
+
+def _read_attributes(c: _Collector, table: dict, where: str) -> tuple[Attribute, ...] | None:
+    """The category's ``[[categories.attributes]]``; None when any is wrong (recorded)."""
+    before = len(c.errors)
+    attributes, seen = [], set()
+    for awhere, code, t in c.entries(table, "attributes", "code", allowed=_ATTRIBUTE_KEYS,
+                                     pattern=_CODE_RE, hint="use 1-64 ASCII letters, digits, "
+                                     "'_', '.' or '-', e.g. 'pole_number'", required=False):
+        awhere = f"{where}.{awhere}"
+        if code in seen:
+            c.add(f"{awhere}.code: duplicate attribute code {code!r}")
+        seen.add(code)
+        datatype = c.string(t, "datatype", awhere)
+        if datatype is not None and datatype not in ATTRIBUTE_TYPES:
+            c.add(f"{awhere}.datatype: {datatype!r} is not a datatype "
+                  f"(use one of {', '.join(ATTRIBUTE_TYPES)})")
+        required = t.get("required", False)
+        if not isinstance(required, bool):
+            c.add(f"{awhere}.required: must be true or false, got {_type(required)}")
+        descriptions = [c.string(t, f"description_{lang}", awhere) for lang in LANGUAGES]
+        values = _read_values(c, t, awhere, datatype)
+        if code and datatype in ATTRIBUTE_TYPES and None not in descriptions \
+                and isinstance(required, bool) and values is not None:
+            attributes.append(Attribute(code, datatype, required, *descriptions, values))
+    return tuple(attributes) if len(c.errors) == before else None
+
+
+def _read_values(c: _Collector, table: dict, where: str, datatype: str | None
+                 ) -> tuple[AttributeValue, ...] | None:
+    is_list = datatype in ("singlevaluelist", "multivaluelist")
+    if not is_list:
+        if "values" in table:
+            c.add(f"{where}.values: only a singlevaluelist or multivaluelist has values")
+            return None
+        return ()
+    if not isinstance(table.get("values"), list) or not table["values"]:
+        c.add(f"{where}.values: a {datatype} needs one or more [[...values]] tables "
+              "(key, name_pl, name_en, name_uk)")
+        return None
+    values, keys = [], set()
+    for vwhere, key, t in c.entries(table, "values", "key", allowed=_VALUE_KEYS,
+                                    pattern=_CODE_RE, hint="use 1-64 ASCII letters, digits, "
+                                    "'_', '.' or '-'", required=True):
+        vwhere = f"{where}.{vwhere}"
+        if key in keys:
+            c.add(f"{vwhere}.key: duplicate value {key!r}")
+        keys.add(key)
+        names = [c.string(t, f"name_{lang}", vwhere) for lang in LANGUAGES]
+        if key and None not in names:
+            values.append(AttributeValue(key, *names))
+    return tuple(values) if values else None
 
 
 def _read_area_rules(c: _Collector, data: dict, units: dict, services: dict, *, folder: Path,
