@@ -176,7 +176,7 @@ def test_open311_requests_carry_the_support_count(app, client):
     with app.app_context():
         report_id = make_report().id
     _support(client, report_id, str(uuid.uuid4()))
-    listed = {r["service_request_id"]: r for r in client.get("/open311/v2/requests.json").get_json()}
+    listed = {r["service_request_id"]: r for r in client.get("/open311/v2/requests.json?extensions=true").get_json()}
     assert listed[str(report_id)]["support_count"] == 1
-    one = client.get(f"/open311/v2/requests/{report_id}.json").get_json()[0]
+    one = client.get(f"/open311/v2/requests/{report_id}.json?extensions=true").get_json()[0]
     assert one["support_count"] == 1

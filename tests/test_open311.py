@@ -22,7 +22,7 @@ REQUEST_FIELDS = {
     "service_request_id", "status", "status_notes", "service_name", "service_code",
     "description", "agency_responsible", "service_notice", "requested_datetime",
     "updated_datetime", "expected_datetime", "address", "address_id", "zipcode", "lat", "long",
-    "media_url", "support_count",  # support_count: our extension (issue 10, "me too")
+    "media_url",  # our extensions (support_count, attributes, status_history): extensions=true
 }
 # ISO 8601 / W3C with an explicit UTC offset.
 W3C_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")

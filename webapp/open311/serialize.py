@@ -111,7 +111,6 @@ def request_json(config, report: Report, lang: str, *, extensions: bool = False)
         "lat": report.lat,
         "long": report.long,
         "media_url": media_url(report),
-        "support_count": support_count,
     }
 
     if extensions:
@@ -138,10 +137,9 @@ def media_url_template() -> str:
     return url_for("photos.public", photo_id=987654321, _external=True).replace("987654321", "{}")
 
 
-def request_row_json(config, row, lang: str, media: str, support_count: int = 0) -> dict:
-    """The same object as :func:`request_json` (without history), from a plain
-    ``queries.Open311Row``; ``media`` is :func:`media_url_template`'s answer; ``support_count``
-    our extension ("me too", issue 10)."""
+def request_row_json(config, row, lang: str, media: str) -> dict:
+    """The same object as :func:`request_json` without extensions, from a plain
+    ``queries.Open311Row``; ``media`` is :func:`media_url_template`'s answer."""
     report = row.report
     public = report.status != Status.AWAITING_MODERATION.value
     return {
@@ -162,7 +160,6 @@ def request_row_json(config, row, lang: str, media: str, support_count: int = 0)
         "lat": report.lat,
         "long": report.long,
         "media_url": media.format(row.photo_id) if row.photo_id else None,
-        "support_count": support_count,
     }
 
 
