@@ -44,6 +44,8 @@ var PRECACHE = [
   "/static/js/sending.js",
   "/static/js/drafts.js",
   "/static/js/push.js",
+  "/static/js/citymap.js",  // the "already reported?" hint on the form; the map needs a connection
+  "/static/css/citymap.css",
   "/static/js/map.js",  // only the button's script: Leaflet and tiles need a connection anyway
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",

@@ -233,7 +233,9 @@ def test_unit_status_change_keeps_focus_and_is_announced(phone, live_server):
         from webapp.extensions import db
         from webapp.reports.lifecycle import set_status
         from webapp.reports.models import Report
-        set_status(db.session.get(Report, rid), "resolved", actor_kind="unit", actor_id="zdit", note="")
+        from webapp.routing.services import current_routing
+        set_status(db.session.get(Report, rid), "resolved", actor_kind="unit", actor_id="zdit", note="",
+                   routing=current_routing())
         db.session.commit()
     phone.get_by_label("Odrzucone").check()
     phone.fill("#note", "Duplikat")

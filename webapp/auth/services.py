@@ -10,6 +10,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import io
 import secrets
 from datetime import timedelta
 
@@ -199,8 +200,11 @@ def provisioning_uri(user: StaffUser, secret: str) -> str:
 def qr_svg_data_uri(text: str) -> str:
     """``text`` as a QR code, an SVG ``data:`` URI made on the server (segno), for an <img>
     (the CSP allows ``img-src data:``; no script, no CDN)."""
-    svg = segno.make(text, error="m").svg_inline(scale=5, border=4, dark="#000", light="#fff")
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    # A whole SVG document: an <img> needs its xmlns, which svg_inline leaves out.
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="svg", scale=5, border=4, dark="#000",
+                                     light="#fff", xmldecl=False)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def _totp_step(secret: str, code: str, last_step: int | None) -> int | None:
