@@ -150,6 +150,8 @@ def test_empty_form_errors_are_focused_marked_and_lead_into_the_fields(phone):
     phone.get_by_role("button", name="Wyślij zgłoszenie").click()
     expect(phone.locator("#err-service_code p")).to_be_visible()
     expect(phone.locator("#service_code")).to_have_attribute("aria-invalid", "true")
+    # focus moves once htmx settles, a moment after the swap that marks the fields
+    expect(phone.locator("#form-summary")).to_be_focused()
     tree = AXTree(phone)
     assert tree.prop(tree.find("combobox", "^Kategoria")[0], "invalid") == "true"
     focused = tree.focused()
