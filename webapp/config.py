@@ -157,6 +157,8 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         # Regulamin pkt 10: maintenance breaks and switching features off.
         "MAINTENANCE_MODE": _bool("MAINTENANCE_MODE"),
         "REPORTS_ENABLED": _bool("REPORTS_ENABLED", True),
+        # Status notices to residents (e-mail and push); unit dispatch e-mails are not affected.
+        "EMAIL_NOTICES_ENABLED": _bool("EMAIL_NOTICES_ENABLED", True),
         # i18n: Polish first (regulamin is Polish), English and Ukrainian follow.
         "BABEL_DEFAULT_LOCALE": "pl",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Warsaw",

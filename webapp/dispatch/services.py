@@ -66,6 +66,17 @@ MAIL_LOCALE = "pl"
 #: ``kind`` of the e-mail that tells the administrator a message died.
 ADMIN_ALERT = "admin_alert"
 
+#: Callables ``check(report, change) -> bool`` asked before a notice to the resident about a
+#: status change is queued (the e-mail here; web push asks through :func:`notices_allowed`
+#: too); any False means no notice. Upper packages fill it in their init_app (moderation's
+#: "notices" switch), so this package never imports them. Unit dispatch e-mails never ask.
+NOTICE_CHECKS: list = []
+
+
+def notices_allowed(report, change) -> bool:
+    """True when every :data:`NOTICE_CHECKS` entry lets a notice about ``change`` go out."""
+    return all(check(report, change) for check in NOTICE_CHECKS)
+
 
 # --------------------------------------------------------------------------- enqueue
 
@@ -206,13 +217,14 @@ def enqueue_status_notice(report, change, *, routing) -> OutboxMessage | None:
     """Render and enqueue the e-mail that tells the resident about status ``change`` (no commit).
 
     Only when the resident gave an e-mail address *and* consent (``report.email`` and
-    ``report.consent_version``; regulamin pkt 5); returns ``None`` otherwise. Written in the
+    ``report.consent_version``; regulamin pkt 5) and :func:`notices_allowed` (an admin may
+    switch notices off, regulamin pkt 10); returns ``None`` otherwise. Written in the
     language the resident used (``report.language``, Polish when unknown); holds the new
     status, the public note, the private tracking link and a one-click unsubscribe link, with
     the RFC 8058 ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` headers. Dedupe key:
     ``status_notice:{report id}:{change id}``.
     """
-    if not (report.email and report.consent_version):
+    if not (report.email and report.consent_version) or not notices_allowed(report, change):
         return None
     locale = report.language if report.language in current_app.config["LANGUAGES"] else MAIL_LOCALE
     db.session.flush()  # the change's id names the message

@@ -7,6 +7,7 @@ from flask import Flask, current_app, has_request_context, request
 from flask_babel import force_locale, gettext as _
 
 from webapp.clock import utcnow
+from webapp.dispatch import services as dispatch_services
 from webapp.dispatch.services import absolute_url, enqueue, mail_context
 from webapp.errors import render_error
 from webapp.extensions import db
@@ -34,6 +35,12 @@ def hold_for_content(report) -> bool:
         return False
     db.session.add(ContentHold(report_id=report.id, reasons=reasons, created_at=utcnow()))
     return True
+
+
+def notices_switched_on(report, change) -> bool:
+    """``NOTICE_CHECKS`` entry: False while an admin has switched status notices to residents
+    off (regulamin pkt 10); the change itself still happens and shows on the report's page."""
+    return switches.is_on("notices")
 
 
 def on_submitted(report, **_kwargs) -> None:
@@ -105,9 +112,11 @@ def _gate():
 
 
 def init_app(app: Flask) -> None:
-    """Register the hold check, the signal receiver, the gate and the banner."""
+    """Register the hold check, the notice check, the signal receiver, the gate and the banner."""
     if hold_for_content not in report_services.HOLD_CHECKS:
         report_services.HOLD_CHECKS.append(hold_for_content)
+    if notices_switched_on not in dispatch_services.NOTICE_CHECKS:
+        dispatch_services.NOTICE_CHECKS.append(notices_switched_on)
     if visible not in report_queries.PHOTO_FILTERS:
         report_queries.PHOTO_FILTERS.append(visible)
     report_submitted.connect(on_submitted, weak=False)

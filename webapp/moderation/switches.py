@@ -1,7 +1,9 @@
 """Runtime switches (regulamin pkt 10), flipped by an admin; the environment gives defaults.
 
 ``reports`` (accepting new reports; env ``REPORTS_ENABLED``), ``photos`` (photo uploads;
-``PHOTOS_ENABLED``), ``maintenance`` (``MAINTENANCE_MODE``: public pages show a notice, writes answer 503).
+``PHOTOS_ENABLED``), ``notices`` (status notices to residents, e-mail and web push;
+``EMAIL_NOTICES_ENABLED``; unit dispatch e-mails keep flowing), ``maintenance``
+(``MAINTENANCE_MODE``: public pages show a notice, writes answer 503).
 """
 from __future__ import annotations
 
@@ -22,6 +24,10 @@ SWITCHES = {
                    "phone; send it later.")),
     "photos": ("PHOTOS_ENABLED", True, _l("Photo uploads"),
                _l("Photo uploads are switched off at the moment: send the report without photos.")),
+    # Both channels to residents: the banner promises no notices, so push must not send either.
+    "notices": ("EMAIL_NOTICES_ENABLED", True, _l("Status notices to residents (e-mail and push)"),
+                _l("Notices about status changes (e-mail and push) are paused at the moment. "
+                   "Follow your report on its page; its status there is up to date.")),
     "maintenance": ("MAINTENANCE_MODE", False, _l("Maintenance mode"),
                     _l("Technical break: you can browse, but sending is paused. Drafts wait on "
                        "your phone. In an emergency call 112.")),

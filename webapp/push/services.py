@@ -34,7 +34,7 @@ from sqlalchemy import delete, select
 
 from webapp.clock import utcnow
 from webapp.dispatch.models import OutboxMessage
-from webapp.dispatch.services import enqueue, mail_context
+from webapp.dispatch.services import enqueue, mail_context, notices_allowed
 from webapp.extensions import db
 from webapp.push.models import PushSubscription
 from webapp.reports.models import Report, Status
@@ -267,9 +267,12 @@ def _url_context():
 
 def on_status_changed(sender, report=None, change=None, **extra) -> None:
     """``report_status_changed`` receiver: queue the push notifications of a public change.
-    ``awaiting_moderation`` is not announced (the resident was told when sending)."""
+    ``awaiting_moderation`` is not announced (the resident was told when sending), nor anything
+    while notices to residents are switched off (:func:`notices_allowed`)."""
     report = report if report is not None else sender
     if change is None or change.status == Status.AWAITING_MODERATION.value:
+        return
+    if not notices_allowed(report, change):
         return
     enqueue_push(report, change)
 
