@@ -91,11 +91,22 @@
   }
 
   // ---- /map ---------------------------------------------------------------------------------------
+  // "#map=zoom/lat/long" (OpenStreetMap's form; the moderation queue's small maps link so) opens
+  // the map there; anything else, or a value out of range, opens the whole city.
+  function startView(hash) {
+    var m = /^#map=(\d{1,2})\/(-?\d{1,2}(?:\.\d+)?)\/(-?\d{1,3}(?:\.\d+)?)$/.exec(hash || "");
+    if (!m) return [LODZ, 13];
+    var zoom = parseInt(m[1], 10), lat = parseFloat(m[2]), lng = parseFloat(m[3]);
+    if (zoom < 1 || zoom > 19 || Math.abs(lat) > 85 || Math.abs(lng) > 180) return [LODZ, 13];
+    return [[lat, lng], zoom];
+  }
+
   function cityMap(container) {
     var d = container.dataset;
     var status = document.getElementById("citymap-status");
     function say(text) { if (status) status.textContent = text; }
-    var map = baseMap(container, { keyboard: true, zoomControl: true }).setView(LODZ, 13);
+    var map = baseMap(container, { keyboard: true, zoomControl: true });
+    map.setView.apply(map, startView(window.location.hash));
     var cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50 });
     var cells = L.layerGroup();
     map.addLayer(cluster);

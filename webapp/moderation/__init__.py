@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 
-from webapp.moderation import hooks, models  # noqa: F401  (models: the tables)
+from webapp.moderation import hooks, minimap, models  # noqa: F401  (models: the tables)
 from webapp.moderation.audit_views import bp as audit_bp
 from webapp.moderation.views import bp
 
 
 def init_app(app) -> None:
     """Register models, the panel blueprint, the submission hooks, the gate for blocked
-    submitters and switches, and the public banner."""
+    submitters and switches, the public banner and the queue's small maps
+    (``moderation_minimap(lat, long)``, :func:`webapp.moderation.minimap.minimap`)."""
     # Read here rather than in webapp/config.py so this package brings its own settings.
     app.config.setdefault("OPERATORS_EMAIL", os.environ.get("OPERATORS_EMAIL") or None)
     app.config.setdefault("OPERATORS_NOTIFY_MINUTES", int(os.environ.get("OPERATORS_NOTIFY_MINUTES", "15")))
@@ -28,3 +29,4 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(audit_bp)
     hooks.init_app(app)
+    app.add_template_global(minimap.minimap, "moderation_minimap")
