@@ -5,6 +5,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.auth.crypto import EncryptedText
 from webapp.clock import UTCDateTime, utcnow
 from webapp.extensions import db
 
@@ -14,8 +15,9 @@ ROLES = ("operator", "admin")
 class StaffUser(UserMixin, db.Model):
     """An operator or admin of the Contact Centre.
 
-    ``password_hash`` is argon2id (argon2-cffi's encoded form). ``totp_secret`` is base32 and is
-    set at enrolment; until ``totp_confirmed_at`` the account cannot finish a login without
+    ``password_hash`` is argon2id (argon2-cffi's encoded form). ``totp_secret`` is base32 in
+    Python and Fernet-encrypted in the database (:mod:`webapp.auth.crypto`); it is set at
+    enrolment; until ``totp_confirmed_at`` the account cannot finish a login without
     enrolling. ``session_generation`` is part of the session's user id: bumping it logs the user
     out everywhere. ``failed_logins``/``locked_until`` (UTC) make the temporary lock.
     """
@@ -27,7 +29,7 @@ class StaffUser(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120), nullable=False, default="")
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText())
     totp_confirmed_at: Mapped[object | None] = mapped_column(UTCDateTime())
     # The last TOTP time step used, so one code cannot be replayed within its 30 s window.
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
