@@ -4,7 +4,8 @@ content rules holding reports (regulamin pkt 6), submitter blocks (pkt 7), runti
 
 Layering: this package sits above reports, routing, departments, dispatch and photos; it
 imports them, never the reverse. It reacts to submissions through
-``webapp.reports.services.HOLD_CHECKS`` and the ``report_submitted`` signal.
+``webapp.reports.services.HOLD_CHECKS`` and the ``report_submitted`` signal, and stops notices
+to residents through ``webapp.dispatch.services.NOTICE_CHECKS`` (the "notices" switch).
 """
 from __future__ import annotations
 
