@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from tests.helpers import csrf_token, element_attrs, staff_client
 from webapp.audit.models import AuditEntry
 from webapp.extensions import db
+from webapp.open311.apikeys import authenticate
 from webapp.reports.models import ApiKey
 
 INSIDE = {"lat": "51.7593", "long": "19.4573"}  # ul. Piotrkowska
@@ -134,3 +138,36 @@ def test_the_panel_menu_links_the_keys_for_admins_only(app):
     operator, _, _ = staff_client(app)
     assert 'href="/admin/apikeys/"' not in operator.get("/admin/queue").get_data(as_text=True)
     assert operator.get("/admin/apikeys/").status_code == 403
+
+
+# The route fuzz (test_fuzz_routes.py) walks these routes too, but as an anonymous client,
+# so it only meets the login redirect; this one sends its hostile values as a logged-in admin.
+HOSTILE = st.one_of(st.text(max_size=300), st.sampled_from([
+    "", " ", "\x00", "\u202e", "1 per 0 second", "0 per minute", "9" * 400 + " per hour",
+    "100 per hour;10 per minute", "1/second", "per", ";;;", "-1 per day", "1 per 1 fortnight"]))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_hostile_key_forms_never_answer_5xx(admin_for_fuzz, data):
+    app, admin, token = admin_for_fuzz
+    fields = {"csrf_token": token, "name": data.draw(HOSTILE), "contact": data.draw(HOSTILE),
+              "rate_limit": data.draw(HOSTILE)}
+    with app.app_context():
+        before = db.session.scalar(select(func.count(ApiKey.id)))
+    response = admin.post("/admin/apikeys/", data=fields)
+    assert response.status_code in (200, 422), (fields, response.status_code)
+    with app.app_context():
+        after = db.session.scalar(select(func.count(ApiKey.id)))
+    made = TOKEN_RE.search(response.get_data(as_text=True))
+    assert (response.status_code == 200) == bool(made) == (after == before + 1), fields
+    if made:  # the key it showed works for the API's authentication
+        with app.test_request_context():
+            assert authenticate(made.group(1)).revoked_at is None
+
+
+@pytest.fixture
+def admin_for_fuzz(app):
+    admin = _admin(app)
+    return app, admin, csrf_token(admin, "/admin/apikeys/")
