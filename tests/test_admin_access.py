@@ -61,7 +61,8 @@ def unit_holder(app):
 def test_the_map_has_staff_routes(app):
     endpoints = {endpoint for endpoint, *_ in _staff_routes(app)}
     assert {"moderation.queue", "moderation.act", "audit.index", "auth.users",
-            "moderation.switches_page", "moderation.outbox"} <= endpoints
+            "moderation.switches_page", "moderation.outbox", "apikeys.index", "apikeys.create",
+            "apikeys.confirm_revoke", "apikeys.revoke"} <= endpoints
 
 
 def test_anonymous_and_unit_link_holders_are_sent_to_login(app, unit_holder):

@@ -12,9 +12,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.factories import make_report
+from tests.helpers import csrf_token, staff_client
 
 from webapp.clock import utcnow
 from webapp.extensions import db
+from webapp.photos.models import Photo
 from webapp.reports.models import Report
 from webapp.routing.services import current_routing
 
@@ -266,3 +268,27 @@ def test_other_jurisdiction_is_an_error(app, client):
     response, body = get_json(client, "/open311/v2/requests.json?jurisdiction_id=krakow.pl")
     assert response.status_code == 404 and body[0]["code"] == 404
     assert "lodz.pl" in body[0]["description"]
+
+
+def test_a_photo_hidden_by_an_operator_is_in_no_open311_answer(app, client):
+    # The list's plain rows and the full reports (extensions, one request) decide the same way.
+    with app.app_context():
+        report = make_report()
+        for position in (0, 1):
+            report.photos.append(Photo(position=position, sha256=f"{position}" * 64,
+                                       content_type="image/jpeg", original_key=f"o{position}",
+                                       public_key=f"p{position}", thumb_key=f"t{position}",
+                                       width=20, height=10))
+        db.session.commit()
+        rid, first, second = report.id, report.photos[0].id, report.photos[1].id
+    urls = ["/open311/v2/requests.json", "/open311/v2/requests.json?extensions=true",
+            f"/open311/v2/requests/{rid}.json"]
+    for url in urls:
+        assert client.get(url).get_json()[0]["media_url"].endswith(f"/media/photos/{first}/public.jpg")
+    operator, _, _ = staff_client(app)
+    hidden = operator.post(f"/admin/reports/{rid}/hide_photo",
+                           data={"csrf_token": csrf_token(operator, f"/admin/reports/{rid}"),
+                                 "photo_id": str(first), "back": "report"})
+    assert hidden.status_code == 303
+    for url in urls:
+        assert client.get(url).get_json()[0]["media_url"].endswith(f"/media/photos/{second}/public.jpg"), url

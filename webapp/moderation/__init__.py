@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from webapp.moderation import hooks, minimap, models  # noqa: F401  (models: the tables)
+from webapp.moderation.apikey_views import bp as apikeys_bp
 from webapp.moderation.audit_views import bp as audit_bp
 from webapp.moderation.views import bp
 
@@ -29,5 +30,6 @@ def init_app(app) -> None:
             app.config.setdefault(key, os.environ[key].strip().lower() in {"1", "true", "yes", "on"})
     app.register_blueprint(bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(apikeys_bp)
     hooks.init_app(app)
     app.add_template_global(minimap.minimap, "moderation_minimap")

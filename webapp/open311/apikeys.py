@@ -8,11 +8,11 @@ import secrets
 
 from flask_babel import gettext as _
 from limits import parse_many
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.reports.models import ApiKey
+from webapp.reports.models import ApiKey, Report
 from webapp.open311.params import Open311Error
 
 
@@ -21,10 +21,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def create_key(name: str, contact: str, rate_limit: str | None = None) -> tuple[ApiKey, str]:
+def create_key(name: str, contact: str, rate_limit: str | None = None, *,
+               commit: bool = True) -> tuple[ApiKey, str]:
     """Store a new key for the app ``name`` (``contact``: who to write to about it) and return
     ``(key, token)``; the token is not kept anywhere. ``rate_limit`` is a Flask-Limiter string
-    (checked: ``ValueError`` when it cannot be parsed). Commits."""
+    (checked: ``ValueError`` when it cannot be parsed). Commits, or with ``commit=False`` only
+    flushes (the key has its id) so the caller commits it with its audit entry."""
     name, contact = name.strip(), contact.strip()
     if not name or not contact:
         raise ValueError("name and contact are required")
@@ -34,25 +36,42 @@ def create_key(name: str, contact: str, rate_limit: str | None = None) -> tuple[
     key = ApiKey(name=name, contact=contact, token_hash=token_hash(token),
                  rate_limit=rate_limit or None)
     db.session.add(key)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return key, token
 
 
-def revoke_key(key_id: int) -> ApiKey:
-    """Refuse the key from now on (kept, so reports still name their app). Commits;
-    ``LookupError`` for an unknown id."""
+def revoke_key(key_id: int, *, commit: bool = True) -> ApiKey:
+    """Refuse the key from now on (kept, so reports still name their app); revoking a revoked
+    key changes nothing. Commits unless ``commit=False``; ``LookupError`` for an unknown id."""
     key = db.session.get(ApiKey, key_id)
     if key is None:
         raise LookupError(key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-        db.session.commit()
+        if commit:
+            db.session.commit()
     return key
 
 
 def list_keys() -> list[ApiKey]:
     """Every key, oldest first."""
     return list(db.session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def get_key(key_id: int) -> ApiKey | None:
+    """The key with the id ``key_id`` (revoked ones too), or None."""
+    return db.session.get(ApiKey, key_id)
+
+
+def last_reports() -> dict[int, object]:
+    """Key id -> when the newest report filed with that key was made (UTC datetime); keys that
+    filed nothing are absent. The key's last use as far as anything is stored."""
+    rows = db.session.execute(select(Report.api_key_id, func.max(Report.requested_at))
+                              .where(Report.api_key_id.is_not(None)).group_by(Report.api_key_id))
+    return {key_id: when for key_id, when in rows}
 
 
 def find_key(token: str | None) -> ApiKey | None:

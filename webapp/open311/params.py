@@ -54,10 +54,6 @@ class RequestsQuery:
     page_size: int = DEFAULT_PAGE_SIZE
     extensions: bool = False
 
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.page_size
-
 
 def parse_w3c_datetime(name: str, value: str) -> datetime:
     """Parse a W3C / ISO 8601 datetime parameter into an aware UTC datetime.

@@ -70,33 +70,35 @@ def service_definition_json(service, lang: str) -> dict:
     return {"service_code": service.code, "attributes": attributes}
 
 
-def media_url(report: Report) -> str | None:
-    """Absolute URL of the report's first public photo copy, or None."""
-    photos = queries.public_photos(report)
-    if not photos:
-        return None
-    return url_for("photos.public", photo_id=photos[0].id, _external=True)
-
-
 def support_count(report: Report) -> int:
     """How many phones said "me too" for ``report`` (:mod:`webapp.citymap`), one query."""
     return support_counts([report.id]).get(report.id, 0)
 
 
-def request_json(config, report: Report, lang: str, *, extensions: bool = False) -> dict:
-    """One GeoReport v2 ``service_request`` object for ``report``.
+def media_url_template() -> str:
+    """The absolute URL of a public photo copy with ``{}`` for its id (one ``url_for`` per
+    answer instead of one per row)."""
+    return url_for("photos.public", photo_id=987654321, _external=True).replace("987654321", "{}")
+
+
+def request_json(config, row: queries.Open311Row, lang: str, media: str, *,
+                 extensions: bool = False) -> dict:
+    """One GeoReport v2 ``service_request`` object for the report of ``row``
+    (:class:`~webapp.reports.queries.Open311Row`); ``media`` is :func:`media_url_template`'s
+    answer.
 
     ``status`` is ``open``/``closed`` (:attr:`Status.open311`); ``agency_responsible`` is the
     unit's name; ``description`` is the moderated ``public_description`` ("" while awaiting
-    moderation). With ``extensions`` (``extensions=true``) our extension fields are added:
-    ``support_count`` ("me too" count), ``attributes`` (answers by code) and ``status_history``, a list, oldest first, of
-    ``{status, open311_status, note, agency_responsible, datetime}``.
+    moderation). With ``extensions`` (``extensions=true``; ``row`` must hold a full report) our
+    extension fields are added: ``support_count`` ("me too" count), ``attributes`` (answers by
+    code) and ``status_history``, a list, oldest first, of ``{status, open311_status, note,
+    agency_responsible, datetime}``.
     """
-    status = Status(report.status)
+    report = row.report
     data = {
         "service_request_id": str(report.id),
-        "status": status.open311,
-        "status_notes": queries.latest_note(report),
+        "status": Status(report.status).open311,
+        "status_notes": row.note,
         "service_name": config.category_name(report.service_code, lang),
         "service_code": report.service_code,
         "description": queries.public_description(report) or "",
@@ -110,9 +112,8 @@ def request_json(config, report: Report, lang: str, *, extensions: bool = False)
         "zipcode": None,
         "lat": report.lat,
         "long": report.long,
-        "media_url": media_url(report),
+        "media_url": media.format(row.photo_id) if row.photo_id else None,
     }
-
     if extensions:
         data["support_count"] = support_count(report)
         # The answers to the category's questions (attribute[code]), public once moderated.
@@ -129,38 +130,3 @@ def request_json(config, report: Report, lang: str, *, extensions: bool = False)
             for change in report.history
         ]
     return data
-
-
-def media_url_template() -> str:
-    """The absolute URL of a public photo copy with ``{}`` for its id (one ``url_for`` per
-    answer instead of one per row)."""
-    return url_for("photos.public", photo_id=987654321, _external=True).replace("987654321", "{}")
-
-
-def request_row_json(config, row, lang: str, media: str) -> dict:
-    """The same object as :func:`request_json` without extensions, from a plain
-    ``queries.Open311Row``; ``media`` is :func:`media_url_template`'s answer."""
-    report = row.report
-    public = report.status != Status.AWAITING_MODERATION.value
-    return {
-        "service_request_id": str(report.id),
-        "status": OPEN311_STATUS[report.status],
-        "status_notes": row.note,
-        "service_name": config.category_name(report.service_code, lang),
-        "service_code": report.service_code,
-        "description": (report.public_description if public else None) or "",
-        "agency_responsible": config.unit_name(report.agency_responsible),
-        "service_notice": None,
-        "requested_datetime": w3c_datetime(report.requested_at),
-        "updated_datetime": w3c_datetime(report.updated_at),
-        "expected_datetime": None,
-        "address": report.address_string or None,
-        "address_id": None,
-        "zipcode": None,
-        "lat": report.lat,
-        "long": report.long,
-        "media_url": media.format(row.photo_id) if row.photo_id else None,
-    }
-
-
-OPEN311_STATUS = {s.value: s.open311 for s in Status}

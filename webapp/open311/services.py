@@ -70,22 +70,19 @@ def list_requests_cached(request, lang: str) -> CachedAnswer:
 
 def list_requests(args: Mapping[str, str], lang: str) -> list[dict]:
     """``GET requests`` with the filters of :func:`~webapp.open311.params.parse_requests_query`,
-    newest first, one page: from plain rows, or from full reports with ``extensions=true``."""
+    newest first, one page: from plain rows, or from full reports with ``extensions=true``
+    (which needs their status history)."""
     config = current_routing()
     query = parse_requests_query(args, known_codes=config.services.keys(),
                                  jurisdiction_id=current_app.config["OPEN311_JURISDICTION_ID"],
                                  now=utcnow())
     status = next(iter(query.statuses)) if len(query.statuses) == 1 else None
-    if not query.extensions:
-        rows = queries.open311_rows(ids=query.ids, codes=query.codes, start=query.start,
+    rows = queries.open311_requests(ids=query.ids, codes=query.codes, start=query.start,
                                     end=query.end, status=status, page=query.page,
-                                    page_size=query.page_size)
-        media = serialize.media_url_template()
-        return [serialize.request_row_json(config, row, lang, media) for row in rows]
-    reports = queries.open311_requests(ids=query.ids, codes=query.codes, start=query.start,
-                                       end=query.end, status=status, limit=query.page_size,
-                                       offset=query.offset)
-    return [serialize.request_json(config, report, lang, extensions=True) for report in reports]
+                                    page_size=query.page_size, full=query.extensions)
+    media = serialize.media_url_template()
+    return [serialize.request_json(config, row, lang, media, extensions=query.extensions)
+            for row in rows]
 
 
 def get_request(service_request_id: str, args: Mapping[str, str], lang: str) -> list[dict]:
@@ -96,7 +93,8 @@ def get_request(service_request_id: str, args: Mapping[str, str], lang: str) -> 
         report = queries.get_report(int(service_request_id))
     if report is None:
         raise Open311Error(404, _("There is no service request %(id)s.", id=service_request_id))
-    return [serialize.request_json(current_routing(), report, lang,
+    return [serialize.request_json(current_routing(), queries.Open311Row.of(report), lang,
+                                   serialize.media_url_template(),
                                    extensions=is_true(args.get("extensions")))]
 
 

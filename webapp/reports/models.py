@@ -105,7 +105,9 @@ class Report(db.Model):
                           cascade="all, delete-orphan")
     history = relationship("StatusChange", back_populates="report",
                            order_by="StatusChange.id", cascade="all, delete-orphan")
-    api_key = relationship("ApiKey", lazy="joined")
+    # Loaded on access (few pages show it; a null key costs no query): joined into every
+    # select it kept PostgreSQL from reading the public list in index order.
+    api_key = relationship("ApiKey")
 
     @property
     def status_enum(self) -> Status:

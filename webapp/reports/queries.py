@@ -225,39 +225,6 @@ def get_report(report_id: int) -> Report | None:
     return db.session.execute(stmt).scalar_one_or_none()
 
 
-def open311_requests(*, ids: list[int] | None = None, codes: list[str] | None = None,
-                     start: datetime | None = None, end: datetime | None = None,
-                     status: str | None = None,
-                     limit: int = OPEN311_MAX_RESULTS, offset: int = 0) -> list[Report]:
-    """Reports for GeoReport v2 ``GET requests``, newest first, at most ``limit``.
-
-    ``start``/``end`` are aware datetimes bounding ``requested_at`` (inclusive). As the
-    GeoReport v2 spec says, when ``ids`` is given (not None) every other filter is ignored. Otherwise,
-    without ``start``, the window is the ``OPEN311_DEFAULT_DAYS`` days before ``end`` (or now).
-    ``status`` is ``"open"`` or ``"closed"``. ``offset`` skips that many (paging).
-    """
-    stmt = (select(Report)
-            .options(selectinload(Report.photos), selectinload(Report.history))
-            .order_by(Report.requested_at.desc(), Report.id.desc())
-            .limit(limit).offset(offset))
-    if ids is not None:
-        stmt = stmt.where(Report.id.in_([i for i in ids if 1 <= i <= MAX_ID]))
-    else:
-        if start is None:
-            try:
-                start = (end or utcnow()) - timedelta(days=OPEN311_DEFAULT_DAYS)
-            except OverflowError:  # an end in the first 90 days of year 1
-                start = datetime.min.replace(tzinfo=timezone.utc)
-        stmt = stmt.where(Report.requested_at >= start)
-        if end is not None:
-            stmt = stmt.where(Report.requested_at <= end)
-        if codes:
-            stmt = stmt.where(Report.service_code.in_(codes))
-        if status:
-            stmt = stmt.where(Report.status.in_(OPEN311_STATUS_VALUES[status]))
-    return list(db.session.execute(stmt).scalars())
-
-
 #: Columns of a report that Open311 ``requests.json`` shows (never email, consent, client_id,
 #: the raw description nor the tracking hash).
 OPEN311_COLUMNS = (Report.id, Report.status, Report.service_code, Report.public_description,
@@ -267,29 +234,45 @@ OPEN311_COLUMNS = (Report.id, Report.status, Report.service_code, Report.public_
 
 @dataclass
 class Open311Row:
-    """One report of an Open311 list as plain values: ``report`` (a row of
-    :data:`OPEN311_COLUMNS`), ``note`` (the latest status change's public note or None) and
-    ``photo_id`` (the first public photo's id or None; None while awaiting moderation)."""
+    """One report of an Open311 answer: ``report`` (a :class:`Report` with photos and history
+    loaded when asked ``full``, else a plain row of :data:`OPEN311_COLUMNS`), ``note`` (the
+    latest status change's public note or None) and ``photo_id`` (the first public photo's id,
+    as :func:`public_photos` decides, or None)."""
 
     report: object
     note: str | None
     photo_id: int | None
 
+    @classmethod
+    def of(cls, report: Report) -> "Open311Row":
+        """The row of a loaded report (its history and photos are read)."""
+        photos = public_photos(report)
+        return cls(report, latest_note(report), photos[0].id if photos else None)
 
-def open311_rows(*, ids: list[int] | None = None, codes: list[str] | None = None,
-                 start: datetime | None = None, end: datetime | None = None,
-                 status: str | None = None, page: int = 1,
-                 page_size: int = OPEN311_MAX_RESULTS) -> list[Open311Row]:
-    """Reports for GeoReport v2 ``GET requests`` as :class:`Open311Row` plain rows, newest
-    first, page ``page`` (from 1) of ``page_size``; filters as :func:`open311_requests`.
 
-    Three queries whatever the page size: the reports (the needed columns only, through the
-    composite indexes), the notes of their latest status changes, their first photos.
+def open311_requests(*, ids: list[int] | None = None, codes: list[str] | None = None,
+                     start: datetime | None = None, end: datetime | None = None,
+                     status: str | None = None, page: int = 1,
+                     page_size: int = OPEN311_MAX_RESULTS, full: bool = False) -> list[Open311Row]:
+    """Reports for GeoReport v2 ``GET requests`` as :class:`Open311Row`, newest first, page
+    ``page`` (from 1) of ``page_size``.
+
+    ``start``/``end`` are aware datetimes bounding ``requested_at`` (inclusive). As the
+    GeoReport v2 spec says, when ``ids`` is given (not None) every other filter is ignored.
+    Otherwise, without ``start``, the window is the ``OPEN311_DEFAULT_DAYS`` days before ``end``
+    (or now). ``status`` is ``"open"`` or ``"closed"``.
+
+    ``full`` (the ``extensions=true`` answer, which needs every status change) loads whole
+    reports. Without it, three queries whatever the page size: the needed columns only
+    (through the composite indexes), the notes of the latest status changes, the photos.
     """
-    stmt = (select(*OPEN311_COLUMNS)
-            .order_by(Report.requested_at.desc(), Report.id.desc())
-            .limit(page_size).offset((page - 1) * page_size))
-    stmt = _open311_where(stmt, ids=ids, codes=codes, start=start, end=end, status=status)
+    stmt = (select(Report).options(selectinload(Report.photos), selectinload(Report.history))
+            if full else select(*OPEN311_COLUMNS))
+    stmt = _open311_where(stmt.order_by(Report.requested_at.desc(), Report.id.desc())
+                          .limit(page_size).offset((page - 1) * page_size),
+                          ids=ids, codes=codes, start=start, end=end, status=status)
+    if full:
+        return [Open311Row.of(report) for report in db.session.execute(stmt).scalars()]
     reports = db.session.execute(stmt).all()
     if not reports:
         return []
@@ -298,13 +281,15 @@ def open311_rows(*, ids: list[int] | None = None, codes: list[str] | None = None
               .group_by(StatusChange.report_id))
     notes = dict(db.session.execute(select(StatusChange.report_id, StatusChange.note)
                                     .where(StatusChange.id.in_(latest))).all())
-    # Ordered so that the first photo (lowest position, then id) of each report is kept.
-    photos = dict(db.session.execute(select(Photo.report_id, Photo.id)
-                                     .where(Photo.report_id.in_(page_ids))
-                                     .order_by(Photo.position.desc(), Photo.id.desc())).all())
-    hidden = Status.AWAITING_MODERATION.value
-    return [Open311Row(r, notes.get(r.id) or None,
-                       None if r.status == hidden else photos.get(r.id)) for r in reports]
+    photos: dict[int, list[Photo]] = {}
+    for photo in db.session.scalars(select(Photo).where(Photo.report_id.in_(page_ids))
+                                    .order_by(Photo.position, Photo.id)):
+        photos.setdefault(photo.report_id, []).append(photo)
+    rows = []
+    for r in reports:
+        shown = _shown_photos(r.status, photos.get(r.id, []))
+        rows.append(Open311Row(r, notes.get(r.id) or None, shown[0].id if shown else None))
+    return rows
 
 
 def _open311_where(stmt, *, ids, codes, start, end, status):
@@ -344,9 +329,13 @@ PHOTO_FILTERS: list = []
 def public_photos(report: Report) -> list:
     """The report's photos whose public copies may be shown (none while awaiting moderation,
     none that :data:`PHOTO_FILTERS` drop)."""
-    if not description_is_public(report):
+    return _shown_photos(report.status, report.photos)
+
+
+def _shown_photos(status: str, photos) -> list:
+    if status == Status.AWAITING_MODERATION.value:
         return []
-    photos = list(report.photos)
+    photos = list(photos)
     for keep in PHOTO_FILTERS:
         photos = keep(photos)
     return photos
