@@ -216,7 +216,8 @@ def store(session, summary: Summary) -> None:
 def load(session) -> Summary | None:
     """The published figures as a :class:`Summary` (same order as :func:`compute`), or
     ``None`` when the summary was never built. Reads only the summary table (about 200 rows)."""
-    figures = session.execute(select(StatisticsFigure)).scalars().all()
+    # Plain rows, not ORM objects: a page view should not build 200 tracked instances.
+    figures = session.execute(select(StatisticsFigure.__table__)).all()
     if not figures:
         return None
     periods = {d: {"categories": [], "units": [], "total": _row("total", 0, 0, [], [])} for d in PERIODS}
@@ -340,9 +341,10 @@ class Bar:
     width: float
 
 
-def bars(pairs: list[tuple[str, float]], *, width: int = 200, row: int = 22) -> list[Bar]:
+def bars(pairs: list[tuple[str, float]], *, width: int = 280, row: int = 40) -> list[Bar]:
     """Geometry of a horizontal bar chart: one bar per ``(label, value)``, the largest value
-    ``width`` units long, rows ``row`` units apart."""
+    ``width`` units long, rows ``row`` units apart (defaults: the stacked layout of
+    ``templates/information/_chart.html``, label above bar; 210 and 26 for the side-by-side one)."""
     top = max((v for _, v in pairs), default=0) or 1
     return [Bar(label=label, value=value, y=i * row, width=round(width * value / top, 2))
             for i, (label, value) in enumerate(pairs)]

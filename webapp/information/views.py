@@ -259,7 +259,7 @@ def statistics():
         category=category, unit=unit,
         category_bars=bars([(category(r.key), r.count) for r in period["categories"]]),
         unit_bars=bars([(unit(r.key), r.count) for r in period["units"]]),
-        month_bars=bars([(m, c) for m, c in summary.months]))
+        month_bars=bars([(m, c) for m, c in summary.months], width=210, row=26))
 
 
 @bp.get("/statistics.json")
