@@ -2,7 +2,7 @@
 percentile time to first response and to resolution per unit over the last 30/90/365 days, and
 reports per month.
 
-How it stays cheap at a million reports: one query reads the last 365 days (an index range scan
+Computing the figures: one query reads the last 365 days (an index range scan
 on ``service_request.requested_at``, joined to two grouped subqueries on ``status_change``,
 which is indexed by ``report_id``), with the hours and months computed by the database, and
 every figure is derived from those rows in one pass in Python, so percentiles are the same on
