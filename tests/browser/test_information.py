@@ -5,6 +5,7 @@ search-as-you-type list updates its results and live count while the focus stays
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -108,3 +109,24 @@ def test_statistics_fit_a_phone_with_readable_chart_labels(live_server, page, la
     page.locator(".table-wrap").first.focus()
     assert page.evaluate("document.activeElement.classList.contains('table-wrap')")
     assert axe_violations(page) == []
+
+
+def test_statistics_being_prepared_page_passes_axe(live_server, page, monkeypatch):
+    from playwright.sync_api import expect
+    from webapp.information import stats
+    released = threading.Event()
+    real_compute = stats.compute
+
+    def slow_compute(session, now):  # a first build longer than a request may wait
+        released.wait(30)
+        return real_compute(session, now)
+    monkeypatch.setattr(stats, "compute", slow_compute)
+    live_server.app.config["STATS_BUILD_WAIT_SECONDS"] = 0.1
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.goto(f"{live_server.url}/statistics?lang=pl")
+        expect(page.locator("#statistics-preparing")).to_contain_text("przygotowywane")
+        assert axe_violations(page) == []
+    finally:
+        released.set()
+        live_server.app.extensions["statistics_rebuild"].join(30)
