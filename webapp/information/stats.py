@@ -28,9 +28,8 @@ import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Float, case, cast, delete, extract, func, insert, literal_column, select, text
-
 from flask import current_app
+from sqlalchemy import Float, case, cast, delete, extract, func, insert, literal_column, select, text
 
 from webapp.clock import utcnow
 from webapp.extensions import db
@@ -295,10 +294,10 @@ def published_summary(app, session, now_fn) -> Summary | None:
 
 
 def refresh_job() -> None:
-    """The worker's periodic job (in the worker's app context): start a rebuild in a background thread (a rebuild takes tens
-    of seconds at a million reports, and the worker must keep sending meanwhile), unless the
-    published figures are younger than half of ``STATS_REFRESH_SECONDS`` (another worker process
-    has just rebuilt them)."""
+    """The worker's periodic job (run in the worker's app context): start a rebuild in a
+    background thread (tens of seconds at a million reports, and the worker must keep sending
+    meanwhile), unless the published figures are younger than half of
+    ``STATS_REFRESH_SECONDS`` (another worker process has just rebuilt them)."""
     app = current_app._get_current_object()
     every = float(app.config.get("STATS_REFRESH_SECONDS", 600))
     newest = db.session.execute(select(func.max(StatisticsFigure.computed_at))).scalar()
