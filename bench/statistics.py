@@ -6,8 +6,10 @@
 Fills a throw-away database (migrated with Alembic; on PostgreSQL a schema of its own, dropped at
 the end) with ``--reports`` reports spread evenly over the last two years, each with a dispatch
 row and, for two thirds of them, a unit's response and a resolution, then times
-:func:`webapp.information.stats.compute` (the cold path: what one process pays once per
-``STATS_CACHE_SECONDS``) and a cached request. Prints the figures as JSON.
+:func:`webapp.information.stats.rebuild` (compute every figure from the reports and replace the
+summary table: what the worker pays every ``STATS_REFRESH_SECONDS``, in a thread of its own),
+the page's only query (:func:`webapp.information.stats.load`, reading the summary table; median
+of 50) and whole ``GET /statistics`` requests (mean of 20). Prints the figures as JSON.
 """
 from __future__ import annotations
 
@@ -29,6 +31,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reports", type=int, default=100_000)
     parser.add_argument("--database-url")
+    parser.add_argument("--existing", metavar="URL",
+                        help="an already filled database (bench/generate.py's): migrate it to the "
+                             "head, time the statistics on its rows, drop nothing")
     args = parser.parse_args()
 
     from flask_migrate import upgrade
@@ -41,14 +46,14 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-stats-"))
     schema, options = None, {}
-    url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite'}"
-    if args.database_url:
+    url = args.existing or args.database_url or f"sqlite:///{tmp / 'bench.sqlite'}"
+    if args.database_url and not args.existing:
         schema = f"bench_{uuid.uuid4().hex[:10]}"
         with create_engine(url).begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         options = {"connect_args": {"options": f"-csearch_path={schema}"}}
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": options,
-                      "SECRET_KEY": "bench", "INSTANCE_PATH": str(tmp), "STATS_CACHE_SECONDS": 300})
+                      "SECRET_KEY": "bench", "INSTANCE_PATH": str(tmp)})
     rng = random.Random(11)
     units = ["zdit", "wgk", "sm", "zzm", "zwik", "animal_patrol"]
     codes = ["ROAD_POTHOLE", "STREET_LIGHT", "ILLEGAL_DUMP", "PARKING", "TREE_HAZARD", "WATER_LEAK"]
@@ -58,7 +63,7 @@ def main() -> int:
             now = utcnow()
             started = time.perf_counter()
             batch = 20_000
-            for start in range(0, args.reports, batch):
+            for start in range(0, 0 if args.existing else args.reports, batch):
                 reports, changes = [], []
                 for i in range(start, min(start + batch, args.reports)):
                     at = now - timedelta(minutes=rng.randrange(0, 730 * 24 * 60))
@@ -90,19 +95,32 @@ def main() -> int:
             else:
                 db.session.execute(text("ANALYZE"))
 
-            from webapp.information.stats import compute
+            from webapp.information.stats import load, rebuild
             t0 = time.perf_counter()
-            summary = compute(db.session, utcnow())
-            cold = time.perf_counter() - t0
+            summary = rebuild(db.session, utcnow())
+            rebuild_s = time.perf_counter() - t0
+            reads, cpu = [], []
+            for _ in range(50):
+                db.session.rollback()  # a fresh transaction, as a request has
+                t0, c0 = time.perf_counter(), time.process_time()
+                assert load(db.session) is not None
+                reads.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+            reads.sort()
+            cpu.sort()
+            reports = db.session.execute(text("SELECT count(*) FROM service_request")).scalar()
         client = app.test_client()
-        client.get("/statistics.json")  # fills the cache
+        assert client.get("/statistics").status_code == 200  # warm-up (templates)
         t0 = time.perf_counter()
         for _ in range(20):
             assert client.get("/statistics").status_code == 200
-        cached = (time.perf_counter() - t0) / 20
-        print(json.dumps({"database": url.split(":")[0], "reports": args.reports,
-                          "fill_seconds": round(filled, 1), "compute_cold_seconds": round(cold, 2),
-                          "page_cached_ms": round(cached * 1000, 1),
+        page = (time.perf_counter() - t0) / 20
+        print(json.dumps({"database": url.split(":")[0], "reports": reports,
+                          "fill_seconds": round(filled, 1), "rebuild_seconds": round(rebuild_s, 2),
+                          "summary_read_ms_median": round(reads[len(reads) // 2] * 1000, 2),
+                          "summary_read_ms_max": round(reads[-1] * 1000, 2),
+                          "summary_read_cpu_ms_median": round(cpu[len(cpu) // 2] * 1000, 2),
+                          "page_ms_mean": round(page * 1000, 1),
                           "reports_last_365_days": summary.periods[365]["total"].count}, indent=2))
     finally:
         if schema:

@@ -105,10 +105,12 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         # A worker's claim on a message, renewed while it sends: a dead worker's message is
         # taken over by another within this (plus WORKER_POLL_SECONDS).
         "OUTBOX_LOCK_SECONDS": float(os.environ.get("OUTBOX_LOCK_SECONDS", "20")),
-        # Questions to the administrator (/contact) per IP address; how long the public
-        # statistics are cached per process.
+        # Questions to the administrator (/contact) per IP address.
         "CONTACT_RATE_LIMIT": os.environ.get("CONTACT_RATE_LIMIT", "10 per hour;3 per minute"),
-        "STATS_CACHE_SECONDS": float(os.environ.get("STATS_CACHE_SECONDS", "300")),
+        # How often the worker rebuilds the public statistics' summary table; how long a
+        # request waits for the first build before saying the figures are being prepared.
+        "STATS_REFRESH_SECONDS": float(os.environ.get("STATS_REFRESH_SECONDS", "600")),
+        "STATS_BUILD_WAIT_SECONDS": float(os.environ.get("STATS_BUILD_WAIT_SECONDS", "2")),
         "OUTBOX_BACKOFF_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_SECONDS", "60")),
         "OUTBOX_BACKOFF_MAX_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_MAX_SECONDS", "3600")),
         "WORKER_BATCH_SIZE": int(os.environ.get("WORKER_BATCH_SIZE", "20")),

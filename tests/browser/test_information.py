@@ -1,14 +1,18 @@
 """The information pages in real Chromium at phone width: axe-core finds nothing on any of
-them in pl, en and uk (statistics with charts drawn), and the search-as-you-type list updates
-its results and live count while the focus stays in the field."""
+them in pl, en and uk (statistics with charts drawn), the statistics' tables fit a 390 px
+screen inside focusable labelled regions with chart labels at a readable size, and the
+search-as-you-type list updates its results and live count while the focus stays in the field."""
 from __future__ import annotations
 
 import re
+import threading
+from datetime import timedelta
 
 import pytest
 
 from tests.browser.axe import axe_violations
-from tests.factories import statistics_world
+from tests.factories import make_report, statistics_world
+from webapp.clock import utcnow
 from tests.helpers import PROCEDURE_SLUGS as SLUGS
 
 pytestmark = pytest.mark.browser
@@ -72,3 +76,57 @@ def test_category_help_appears_when_a_category_is_chosen(live_server, page):
     page.select_option("#service_code", "TREE_PRIVATE")
     expect(page.locator("#category-help a")).to_have_attribute("href", "/procedures/drzewo-na-terenie-prywatnym")
     assert page.locator("#category-help").count() == 1
+
+
+@pytest.mark.parametrize("lang", ["pl", "uk"])
+def test_statistics_fit_a_phone_with_readable_chart_labels(live_server, page, lang):
+    from playwright.sync_api import expect
+    with live_server.app.app_context():
+        statistics_world()
+        # A long unit name and four-digit hours: the widest rows the tables get.
+        make_report(unit="animal_patrol", status="resolved", requested_at=utcnow() - timedelta(days=100),
+                    history=[("accepted", "", "unit", "animal_patrol", "animal_patrol", 6000),
+                             ("resolved", "", "unit", "animal_patrol", "animal_patrol", 200000)])
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/statistics?days=365&lang={lang}")
+    expect(page.locator("#statistics-as-of")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    regions = page.locator(".table-wrap")
+    assert regions.count() == 4
+    for i in range(regions.count()):
+        region = regions.nth(i)
+        assert region.get_attribute("role") == "region" and region.get_attribute("tabindex") == "0"
+        assert region.get_attribute("aria-labelledby") and region.locator("caption").count() == 1
+        # The table fits its region: nothing hidden to the right.
+        assert region.evaluate("e => e.scrollWidth <= e.clientWidth"), region.inner_html()[:200]
+    expect(page.locator('[data-unit-times="animal_patrol"] td').last).to_have_text("3333.3")
+    sizes = page.evaluate("""[...document.querySelectorAll('svg.chart text')]
+        .map(t => t.getBoundingClientRect().height)""")
+    assert sizes and min(sizes) >= 14  # rendered px: about a 15 px font
+    colours = page.evaluate("""[...new Set([...document.querySelectorAll('svg.chart text')]
+        .map(t => getComputedStyle(t).fill))]""")
+    assert colours == ["rgb(26, 26, 26)"]  # #1a1a1a on white: 17:1
+    page.locator(".table-wrap").first.focus()
+    assert page.evaluate("document.activeElement.classList.contains('table-wrap')")
+    assert axe_violations(page) == []
+
+
+def test_statistics_being_prepared_page_passes_axe(live_server, page, monkeypatch):
+    from playwright.sync_api import expect
+    from webapp.information import stats
+    released = threading.Event()
+    real_compute = stats.compute
+
+    def slow_compute(session, now):  # a first build longer than a request may wait
+        released.wait(30)
+        return real_compute(session, now)
+    monkeypatch.setattr(stats, "compute", slow_compute)
+    live_server.app.config["STATS_BUILD_WAIT_SECONDS"] = 0.1
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.goto(f"{live_server.url}/statistics?lang=pl")
+        expect(page.locator("#statistics-preparing")).to_contain_text("przygotowywane")
+        assert axe_violations(page) == []
+    finally:
+        released.set()
+        live_server.app.extensions["statistics_rebuild"].join(30)

@@ -2,14 +2,15 @@
 percentile time to first response and to resolution per unit over the last 30/90/365 days, and
 reports per month.
 
-How it stays cheap at a million reports: one query reads the last 365 days (an index range scan
+Computing the figures: one query reads the last 365 days (an index range scan
 on ``service_request.requested_at``, joined to two grouped subqueries on ``status_change``,
 which is indexed by ``report_id``), with the hours and months computed by the database, and
 every figure is derived from those rows in one pass in Python, so percentiles are the same on
-SQLite and PostgreSQL. The result is cached in the process for
-``STATS_CACHE_SECONDS`` (300 s): the page and its CSV/JSON cost one query per worker per five
-minutes, whatever the traffic, and only a process's first request waits for it (later ones get
-the previous figures while a background thread computes new ones).
+SQLite and PostgreSQL. That still takes tens of seconds at a million reports, so no request
+pays it: the figures are published in a summary table (:class:`StatisticsFigure`, about 200
+rows), rebuilt by the outbox worker every ``STATS_REFRESH_SECONDS`` (600 s) and by
+``flask statistics rebuild``; the page and its CSV/JSON read only that table and show when the
+figures were computed.
 
 Definitions (times in hours, UTC):
 
@@ -21,21 +22,26 @@ Definitions (times in hours, UTC):
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
-import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy import Float, cast, extract, literal_column
-from sqlalchemy import case
-from webapp.reports.models import Report, StatusChange
+from flask import current_app
+from sqlalchemy import Float, case, cast, delete, extract, func, insert, literal_column, select, text
+
+from webapp.clock import utcnow
 from webapp.extensions import db
-import logging
+from webapp.information.models import StatisticsFigure
+from webapp.reports.models import Report, StatusChange
+
+log = logging.getLogger(__name__)
 
 PERIODS = (30, 90, 365)
 MONTHS = 12
+#: pg_advisory_xact_lock key serialising summary rebuilds ("stat" in ASCII).
+ADVISORY_LOCK = 0x73746174
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -186,42 +192,118 @@ def compute(session, now: datetime) -> Summary:
     return Summary(computed_at=now, periods=periods, months=[(m, month_counts[m]) for m in months])
 
 
-_lock = threading.Lock()
+def store(session, summary: Summary) -> None:
+    """Replace the published figures (:class:`StatisticsFigure`) with ``summary``, in one
+    transaction (commits). Readers see the old figures or the new ones, never a mix; on
+    PostgreSQL an advisory lock makes two workers' rebuilds take turns instead of colliding on
+    the primary key."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK})
+    session.execute(delete(StatisticsFigure))
+    rows = [{"kind": "month", "period_days": 0, "key": m, "count": c, "resolved": 0,
+             "share_resolved": 0.0, "first_response_median_h": None, "first_response_p90_h": None,
+             "resolution_median_h": None, "resolution_p90_h": None, "computed_at": summary.computed_at}
+            for m, c in summary.months]
+    for days, p in summary.periods.items():
+        for kind, found in (("category", p["categories"]), ("unit", p["units"]), ("total", [p["total"]])):
+            rows += [{**asdict(r), "kind": kind, "period_days": days, "computed_at": summary.computed_at}
+                     for r in found]
+    session.execute(insert(StatisticsFigure), rows)
+    session.commit()
 
 
-def cached_summary(app, session, now_fn) -> Summary:
-    """:func:`compute`, cached in ``app.extensions`` for ``STATS_CACHE_SECONDS`` (300; 0 turns
-    the cache off). Per process. Only the first request of a process waits for the computation:
-    once a summary exists, a stale one is served while one background thread computes the next
-    (stale-while-revalidate), so no later request pays the cold cost (tens of seconds at a
-    million reports on SQLite, see bench/statistics.py)."""
-    ttl = float(app.config.get("STATS_CACHE_SECONDS", 300))
-    with _lock:
-        hit = app.extensions.get("statistics_cache")
-        if hit and ttl > 0:
-            if time.monotonic() - hit[0] >= ttl and not app.extensions.get("statistics_refreshing"):
-                app.extensions["statistics_refreshing"] = True
-                threading.Thread(target=_refresh, args=(app, now_fn), name="statistics-refresh",
-                                 daemon=True).start()
-            return hit[1]
-    summary = compute(session, now_fn())
-    with _lock:
-        app.extensions["statistics_cache"] = (time.monotonic(), summary)
+def load(session) -> Summary | None:
+    """The published figures as a :class:`Summary` (same order as :func:`compute`), or
+    ``None`` when the summary was never built. Reads only the summary table (about 200 rows)."""
+    # Plain rows, not ORM objects: a page view should not build 200 tracked instances.
+    figures = session.execute(select(StatisticsFigure.__table__)).all()
+    if not figures:
+        return None
+    periods = {d: {"categories": [], "units": [], "total": _row("total", 0, 0, [], [])} for d in PERIODS}
+    months = []
+    for f in figures:
+        if f.kind == "month":
+            months.append((f.key, f.count))
+            continue
+        if f.period_days not in periods:
+            continue
+        row = Row(key=f.key, count=f.count, resolved=f.resolved, share_resolved=f.share_resolved,
+                  first_response_median_h=f.first_response_median_h,
+                  first_response_p90_h=f.first_response_p90_h,
+                  resolution_median_h=f.resolution_median_h, resolution_p90_h=f.resolution_p90_h)
+        if f.kind == "total":
+            periods[f.period_days]["total"] = row
+        else:
+            periods[f.period_days]["categories" if f.kind == "category" else "units"].append(row)
+    for p in periods.values():
+        for table in ("categories", "units"):
+            p[table].sort(key=lambda r: (-r.count, r.key))
+    return Summary(computed_at=figures[0].computed_at, periods=periods, months=sorted(months))
+
+
+def rebuild(session, now: datetime) -> Summary:
+    """Compute every figure as of ``now`` (aware UTC) and publish them (:func:`store`)."""
+    summary = compute(session, now)
+    store(session, summary)
     return summary
 
 
-def _refresh(app, now_fn) -> None:
-    try:
-        with app.app_context():
-            summary = compute(db.session, now_fn())
+_lock = threading.Lock()
+
+
+def start_rebuild(app, now_fn) -> threading.Thread:
+    """Rebuild the summary in a background thread of this process, unless one is already
+    running (then return that one). The thread logs its errors; the next request or worker
+    job tries again."""
+    with _lock:
+        running = app.extensions.get("statistics_rebuild")
+        if running is not None and running.is_alive():
+            return running
+        thread = threading.Thread(target=_rebuild_in_thread, args=(app, now_fn),
+                                  name="statistics-rebuild", daemon=True)
+        app.extensions["statistics_rebuild"] = thread
+        thread.start()
+        return thread
+
+
+def _rebuild_in_thread(app, now_fn) -> None:
+    with app.app_context():
+        try:
+            rebuild(db.session, now_fn())
+        except Exception:  # noqa: BLE001 - logged; the figures stay as they were
+            db.session.rollback()
+            log.exception("statistics rebuild failed")
+        finally:
             db.session.remove()
-        with _lock:
-            app.extensions["statistics_cache"] = (time.monotonic(), summary)
-    except Exception:  # noqa: BLE001 - keep serving the old figures; the next request retries
-        logging.getLogger(__name__).exception("statistics refresh failed")
-    finally:
-        with _lock:
-            app.extensions["statistics_refreshing"] = False
+
+
+def published_summary(app, session, now_fn) -> Summary | None:
+    """The figures for the page and the exports: the summary table, or, when it was never
+    built, a rebuild started now and awaited for at most ``STATS_BUILD_WAIT_SECONDS`` (2 s;
+    enough for a small database); ``None`` when it is still running (the page says the
+    figures are being prepared)."""
+    summary = load(session)
+    if summary is not None:
+        return summary
+    thread = start_rebuild(app, now_fn)
+    thread.join(float(app.config.get("STATS_BUILD_WAIT_SECONDS", 2)))
+    if thread.is_alive():
+        return None
+    session.rollback()  # end the read transaction so the new rows are visible
+    return load(session)
+
+
+def refresh_job() -> None:
+    """The worker's periodic job (run in the worker's app context): start a rebuild in a
+    background thread (tens of seconds at a million reports, and the worker must keep sending
+    meanwhile), unless the published figures are younger than half of
+    ``STATS_REFRESH_SECONDS`` (another worker process has just rebuilt them)."""
+    app = current_app._get_current_object()
+    every = float(app.config.get("STATS_REFRESH_SECONDS", 600))
+    newest = db.session.execute(select(func.max(StatisticsFigure.computed_at))).scalar()
+    if newest is not None and (utcnow() - newest).total_seconds() < every / 2:
+        return
+    start_rebuild(app, utcnow)
 
 
 CSV_HEADER = ["table", "period_days", "key", "count", "resolved", "share_resolved",
@@ -258,9 +340,10 @@ class Bar:
     width: float
 
 
-def bars(pairs: list[tuple[str, float]], *, width: int = 200, row: int = 22) -> list[Bar]:
+def bars(pairs: list[tuple[str, float]], *, width: int = 280, row: int = 40) -> list[Bar]:
     """Geometry of a horizontal bar chart: one bar per ``(label, value)``, the largest value
-    ``width`` units long, rows ``row`` units apart."""
+    ``width`` units long, rows ``row`` units apart (defaults: the stacked layout of
+    ``templates/information/_chart.html``, label above bar; 210 and 26 for the side-by-side one)."""
     top = max((v for _, v in pairs), default=0) or 1
     return [Bar(label=label, value=value, y=i * row, width=round(width * value / top, 2))
             for i, (label, value) in enumerate(pairs)]

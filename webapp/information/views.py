@@ -30,7 +30,7 @@ from webapp.information.content import as_date, load, statement
 from webapp.information.forms import ContactForm
 from webapp.information.rules import today_local
 from webapp.information.services import TOPICS, send_question
-from webapp.information.stats import CSV_HEADER, PERIODS, as_csv_rows, bars, cached_summary
+from webapp.information.stats import CSV_HEADER, PERIODS, as_csv_rows, bars, published_summary
 from webapp.negotiation import wants_fragment
 from webapp.routing.services import current_routing
 
@@ -218,7 +218,15 @@ def contact_send():
 
 
 def _summary():
-    return cached_summary(current_app._get_current_object(), db.session, utcnow)
+    return published_summary(current_app._get_current_object(), db.session, utcnow)
+
+
+def _preparing(body, mimetype: str):
+    """202 with Retry-After: the summary's first build is still running (no figures yet)."""
+    response = current_app.response_class(body, status=202, mimetype=mimetype)
+    response.headers["Retry-After"] = "30"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 def _period() -> int:
@@ -231,8 +239,11 @@ def _period() -> int:
 
 @bp.get("/statistics")
 def statistics():
-    """The public figures for one period (``?days=30|90|365``), with charts and tables."""
+    """The public figures for one period (``?days=30|90|365``), with charts and tables; while
+    the summary's first build runs, a page saying the figures are being prepared."""
     summary, days, lang = _summary(), _period(), _lang()
+    if summary is None:
+        return render_template("information/statistics_preparing.html")
     routing = _routing()
     period = summary.periods[days]
 
@@ -248,25 +259,31 @@ def statistics():
         category=category, unit=unit,
         category_bars=bars([(category(r.key), r.count) for r in period["categories"]]),
         unit_bars=bars([(unit(r.key), r.count) for r in period["units"]]),
-        month_bars=bars([(m, c) for m, c in summary.months]))
+        month_bars=bars([(m, c) for m, c in summary.months], width=210, row=26))
 
 
 @bp.get("/statistics.json")
 def statistics_json():
-    """Every figure as JSON (open data)."""
-    response = jsonify(_summary().as_dict())
+    """Every figure as JSON (open data); 202 ``{"computed_at": null}`` while being prepared."""
+    summary = _summary()
+    if summary is None:
+        return _preparing('{"computed_at": null}', "application/json")
+    response = jsonify(summary.as_dict())
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
 @bp.get("/statistics.csv")
 def statistics_csv():
-    """Every figure as CSV (open data, UTF-8, comma-separated, header row)."""
-
+    """Every figure as CSV (open data, UTF-8, comma-separated, header row); 202 with the
+    header only while being prepared."""
+    summary = _summary()
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
-    writer.writerows(as_csv_rows(_summary()))
+    if summary is None:
+        return _preparing(out.getvalue(), "text/csv")
+    writer.writerows(as_csv_rows(summary))
     response = current_app.make_response(out.getvalue())
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = 'attachment; filename="lckzm-statistics.csv"'
