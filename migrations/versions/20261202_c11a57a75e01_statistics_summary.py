@@ -4,7 +4,7 @@ Computing the figures from the reports took 46-77 s at a million reports; the wo
 rebuilds this small table and the page reads only it.
 
 Revision ID: c11a57a75e01
-Revises: b13a0e311a01
+Revises: a43d4038c1d3
 Create Date: 2026-12-02 11:35:00
 
 """
@@ -16,7 +16,7 @@ import webapp.clock  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = 'c11a57a75e01'
-down_revision = 'b13a0e311a01'
+down_revision = 'a43d4038c1d3'
 branch_labels = None
 depends_on = None
 
