@@ -184,6 +184,7 @@ def test_choice_ticked_offline_subscribes_when_the_page_sends_the_draft(page, co
     assert choice.is_checked()
     wait_until(page, lambda: "once the report is sent" in page.inner_text("#notify_push-status"),
                what="the choice's confirmation")
+    assert axe_violations(page) == []   # ticked, with its message
     # Subscribing needs the push service: it failed offline; the wish waits in the draft.
     wait_js(page, "window.__pushLog.length === 1")
     assert page.evaluate("window.__pushLog") == ["subscribe offline"]
@@ -291,3 +292,19 @@ def test_without_push_support_the_form_does_not_offer_the_choice(page, live_serv
     controlled(page)
     assert page.locator("#field-notify_push").is_hidden()
     assert page.evaluate("Notification.permission") == "default"   # nothing asked on load
+
+
+@pytest.mark.browser
+def test_choice_refused_permission_is_unticked_and_says_why(page, live_server):
+    # No permission granted: the browser's prompt is answered "no" (headless cannot show one).
+    page.goto("/report")
+    controlled(page)
+    choice = page.get_by_role("checkbox", name=CHOICE)
+    wait_until(page, choice.is_visible, what="the push choice")
+    choice.click()   # not check(): the box is unticked again at once, which check() would refuse
+    wait_until(page, lambda: "blocks notifications" in page.inner_text("#notify_push-status"),
+               what="the explanation")
+    assert not choice.is_checked()
+    fill_report(page)
+    wait_js(page, "LckzmOutbox.listDrafts().then(d => d.length === 1 && d[0].fields.description !== '' "
+                  "&& d[0].fields.notify_push === false)")
