@@ -246,10 +246,12 @@ function putCapped(cacheName, request, response, max) {
 // the tab was closed. Throwing asks the browser to try again later (it backs off by itself).
 self.addEventListener("sync", function (event) {
   if (event.tag !== self.LckzmOutbox.SYNC_TAG) return;
-  event.waitUntil(self.LckzmOutbox.sendAll({ csrfUrl: "/csrf-token", reportUrl: "/report", force: true })
+  // Push for a report that asked for it is registered here too (self.registration.pushManager:
+  // the permission was given on the form), so it works with the page closed.
+  event.waitUntil(self.LckzmOutbox.sendAll({ csrfUrl: "/csrf-token", reportUrl: "/report", keyUrl: "/push/key", force: true })
     .then(function (result) {
       return tellPages(result).then(function () {
-        if (result.retry && !event.lastChance) throw new Error("some reports are still waiting");
+        if ((result.retry || result.pushRetry) && !event.lastChance) throw new Error("some reports are still waiting");
       });
     }));
 });

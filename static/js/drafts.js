@@ -46,6 +46,8 @@
     });
     var consent = form.elements.namedItem("consent");
     f.consent = !!(consent && consent.checked);
+    var push = $("notify_push");  // no name: never posted; push.js registers it once sent
+    f.notify_push = !!(push && push.checked && !push.disabled);
     return f;
   }
 
@@ -56,6 +58,8 @@
     });
     var consent = form.elements.namedItem("consent");
     if (consent) consent.checked = !!fields.consent;
+    var push = $("notify_push");
+    if (push && !push.disabled) push.checked = !!fields.notify_push;
     // The coordinates again, with events: the map (if open) follows.
     Dom.setPosition(form, fields.lat || "", fields.long || "", fields.location_source || "manual");
   }
@@ -85,6 +89,7 @@
       if (draft.state === "rejected") draft.state = "editing";  // being corrected
       draft.fields = fields;
       draft.photos = kept;
+      draft.lang = document.documentElement.lang || "";  // the notifications' language
       return draft;
     }).catch(function () { say("form-summary", msg.msgStorage); return null; });
   }
@@ -252,6 +257,7 @@
     renderPreviews();
     say("photo-status", "");
     say("location-status", "");
+    say("notify_push-status", "");
   }
 
   // ---- photos -------------------------------------------------------------------------------
@@ -356,10 +362,17 @@
       number: data.number || "", status: data.status || "", tracking_url: data.tracking_url || "",
       public_url: data.public_url || "", sent_at: Date.now()
     };
+    var fields = readFields();  // still the sent form: htmx swaps it out after this event
+    if (fields.notify_push) {
+      entry.push = "wanted";
+      entry.push_lang = document.documentElement.lang || "";
+      entry.push_attempts = 0;
+    }
     Outbox.putSent(entry).then(function () { return Outbox.deleteDraft(entry.client_id); }).then(function () {
       renderOutbox();
       Lists.renderMyReports();
       if (window.LckzmPwa) window.LckzmPwa.offerInstall();
+      if (entry.push) Sending.follow();
     });
   }
 

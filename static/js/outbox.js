@@ -7,7 +7,10 @@
 //            lat, long, location_source, address_string, email, consent}, photos: [{blob, name,
 //            type, lat, long, taken_at}], errors, attempts, next_try (ms epoch), created_at,
 //            updated_at}
-//   sent:   {client_id, service_request_id, number, status, tracking_url, public_url, sent_at}
+//   sent:   {client_id, service_request_id, number, status, tracking_url, public_url, sent_at,
+//            push: "wanted"|"on"|"blocked"|"refused"|"failed" (only when the draft asked for push
+//            notifications: fields.notify_push), push_lang, push_endpoint, push_attempts}
+// A draft's lang is the language of the page it was written in (notifications come in it).
 // A draft is deleted only after the server answered 200/201 with a service_request_id; the
 // server is idempotent on client_id, so a repeated or interrupted upload makes one report.
 (function (global) {
@@ -85,11 +88,13 @@
   // change). fn(draft or undefined) returns the draft to store, or null to leave it as it is;
   // it must be synchronous (a transaction commits once no request is pending). Resolves with
   // the stored draft, or null.
-  function changeDraft(id, fn) {
+  function changeDraft(id, fn) { return changeIn("drafts", id, fn); }
+
+  function changeIn(name, id, fn) {
     return openDb().then(function (db) {
       return new Promise(function (resolve, reject) {
-        var tx = db.transaction("drafts", "readwrite");
-        var store = tx.objectStore("drafts");
+        var tx = db.transaction(name, "readwrite");
+        var store = tx.objectStore(name);
         var stored = null;
         store.get(id).onsuccess = function (event) {
           var draft = fn(event.target.result);
@@ -111,6 +116,15 @@
       if (!draft) return null;
       change(draft);
       return draft;
+    });
+  }
+
+  // The same for a sent entry ("my reports").
+  function updateSent(id, change) {
+    return changeIn("sent", id, function (entry) {
+      if (!entry) return null;
+      change(entry);
+      return entry;
     });
   }
 
@@ -160,18 +174,34 @@
     });
   }
 
-  // Send every queued draft (all of them when opts.force, else only those whose back-off is
-  // over). opts: {csrfUrl, reportUrl, force}. Resolves {sent: [entries], rejected: n, retry: n,
-  // busy: bool}. Only one context (page or worker) sends at a time (Web Locks where available).
-  function sendAll(opts) {
-    var run = function () { return sendQueued(opts); };
+  // Run fn() in this context only while no other context (page or worker) runs one (Web Locks
+  // where available); resolves with `busy` when another one holds the lock.
+  function exclusively(fn, busy) {
     if (global.navigator && global.navigator.locks && global.navigator.locks.request) {
       return global.navigator.locks.request("lckzm-outbox", { ifAvailable: true }, function (lock) {
-        if (!lock) return { sent: [], rejected: 0, retry: 0, busy: true };
-        return run();
+        return lock ? fn() : busy;
       });
     }
-    return run();
+    return fn();
+  }
+
+  // Send every queued draft (all of them when opts.force, else only those whose back-off is
+  // over), then register push for the sent reports that asked for it (followAll). opts:
+  // {csrfUrl, reportUrl, keyUrl, force}. Resolves {sent: [entries], rejected: n, retry: n,
+  // followed: [entries], unfollowed: [entries], pushRetry: n, busy: bool}.
+  function sendAll(opts) {
+    return exclusively(function () {
+      return sendQueued(opts).then(function (result) {
+        return followPending(opts).then(function (push) { return merge(result, push); });
+      });
+    }, { sent: [], rejected: 0, retry: 0, followed: [], unfollowed: [], pushRetry: 0, busy: true });
+  }
+
+  function merge(result, push) {
+    result.followed = push.followed;
+    result.unfollowed = push.unfollowed;
+    result.pushRetry = push.retry;
+    return result;
   }
 
   function sendQueued(opts) {
@@ -213,6 +243,7 @@
         number: data.number, status: data.status, tracking_url: data.tracking_url,
         public_url: data.public_url, sent_at: Date.now()
       };
+      wantPush(entry, draft);
       result.sent.push(entry);
       return putSent(entry).then(function () { return deleteDraft(draft.client_id); });
     }
@@ -232,6 +263,121 @@
     });
   }
 
+  // ---- push notifications for a sent report (issue 8) ---------------------------------------
+  // A resident may tick "notify me on this phone" on a draft (fields.notify_push). Permission was
+  // asked then, on the tick (a prompt needs a user gesture: nothing here can ask). Once the report
+  // exists, this browser subscribes if it has not yet (subscribing needs the push service, so
+  // offline it waits) and registers the subscription for the report at its tracking URL + "/push"
+  // (webapp/push/views.py; idempotent per report and endpoint, so a retry adds nothing). Runs in
+  // the page and in the service worker (Background Sync with the page closed).
+  var PUSH_MAX_ATTEMPTS = 10;   // a browser whose push service never answers stops trying
+
+  function wantPush(entry, draft) {
+    if (!(draft.fields && draft.fields.notify_push)) return;
+    entry.push = "wanted";
+    entry.push_lang = draft.lang || "";
+    entry.push_attempts = 0;
+  }
+
+  // The service worker's own registration, or the page's (undefined when none is active).
+  function swRegistration() {
+    if (global.registration && global.registration.pushManager) return Promise.resolve(global.registration);
+    if (!global.navigator || !global.navigator.serviceWorker) return Promise.resolve(undefined);
+    return global.navigator.serviceWorker.getRegistration().then(function (reg) {
+      return reg && reg.active && reg.pushManager ? reg : undefined;
+    });
+  }
+
+  function keyBytes(base64url) {
+    var padded = (base64url + "===".slice((base64url.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
+    var raw = global.atob(padded);
+    var out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+    return out;
+  }
+
+  function fetchKey(keyUrl) {
+    return fetch(keyUrl || "/push/key", { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (resp) {
+        if (!resp.ok) throw new Error("push key " + resp.status);
+        return resp.json();
+      }).then(function (data) { return data.publicKey; });
+  }
+
+  // This browser's subscription: the existing one, else a new one (needs the push service).
+  function subscription(reg, keyUrl) {
+    return reg.pushManager.getSubscription().then(function (existing) {
+      return existing || fetchKey(keyUrl).then(function (key) {
+        return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
+      });
+    });
+  }
+
+  // The report's subscribe URL on this origin, in the language the draft was written in.
+  function pushUrl(entry) {
+    var path = new URL(entry.tracking_url, global.location.href).pathname.replace(/\/$/, "");
+    return path + "/push" + (entry.push_lang ? "?lang=" + encodeURIComponent(entry.push_lang) : "");
+  }
+
+  function permissionOf(reg) {
+    if (reg.pushManager.permissionState) return reg.pushManager.permissionState({ userVisibleOnly: true });
+    return Promise.resolve(global.Notification ? global.Notification.permission : "denied");
+  }
+
+  // Register one entry. Resolves {state: "on"|"wanted"|"blocked"|"refused", endpoint, error};
+  // "wanted" = try again later (offline, push service or server not answering, stale token).
+  function followOne(entry, opts) {
+    return swRegistration().then(function (reg) {
+      if (!reg) return { state: "wanted" };
+      return permissionOf(reg).then(function (permission) {
+        if (permission !== "granted") return { state: "blocked" };
+        return subscription(reg, opts.keyUrl).then(function (sub) {
+          return fetchToken(opts.csrfUrl).then(function (token) {
+            return fetch(pushUrl(entry), {
+              method: "POST", credentials: "same-origin", body: JSON.stringify(sub.toJSON()),
+              headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": token }
+            });
+          }).then(function (resp) {
+            if (resp.ok) return { state: "on", endpoint: sub.endpoint };
+            if (resp.status !== 404 && resp.status !== 422) return { state: "wanted" };
+            return resp.json().catch(function () { return {}; }).then(function (data) {
+              return { state: "refused", error: (data && data.error) || "" };
+            });
+          });
+        });
+      });
+    }).catch(function () { return { state: "wanted" }; });
+  }
+
+  // Register every sent report that still waits for it. Resolves {followed: [entries],
+  // unfollowed: [entries that will not be followed], retry: n}. Call inside exclusively().
+  function followPending(opts) {
+    var out = { followed: [], unfollowed: [], retry: 0 };
+    return listSent().then(function (entries) {
+      return entries.filter(function (e) { return e.push === "wanted"; }).reduce(function (chain, entry) {
+        return chain.then(function () { return followOne(entry, opts); }).then(function (got) {
+          return updateSent(entry.client_id, function (e) {
+            e.push_attempts = (e.push_attempts || 0) + 1;
+            e.push = got.state === "wanted" && e.push_attempts >= PUSH_MAX_ATTEMPTS ? "failed" : got.state;
+            if (got.endpoint) e.push_endpoint = got.endpoint;
+            if (got.error) e.push_error = got.error;
+          }).then(function (stored) {
+            if (!stored) return;
+            if (stored.push === "on") out.followed.push(stored);
+            else if (stored.push === "wanted") out.retry += 1;
+            else out.unfollowed.push(stored);
+          });
+        });
+      }, Promise.resolve());
+    }).then(function () { return out; }, function () { return out; });
+  }
+
+  // For the page after htmx sent a report (sendAll does this itself): the same, one at a time.
+  function followAll(opts) {
+    return exclusively(function () { return followPending(opts); },
+      { followed: [], unfollowed: [], retry: 0, busy: true });
+  }
+
   function newId() {
     if (global.crypto && global.crypto.randomUUID) return global.crypto.randomUUID();
     var b = global.crypto.getRandomValues(new Uint8Array(16));
@@ -247,7 +393,7 @@
     newId: newId,
     getDraft: getDraft, putDraft: putDraft, deleteDraft: deleteDraft, updateDraft: updateDraft,
     changeDraft: changeDraft,
-    listDrafts: listDrafts, listSent: listSent, putSent: putSent,
-    sendAll: sendAll
+    listDrafts: listDrafts, listSent: listSent, putSent: putSent, updateSent: updateSent,
+    sendAll: sendAll, followAll: followAll
   };
 })(self);

@@ -3,6 +3,8 @@
 // Markup and strings: templates/push/_notify.html (data attributes). Works for the tracking page
 // and for the confirmation swapped in by htmx after sending. The notifications themselves are
 // shown by the push handlers at the end of static/sw.js.
+// Also the same wish on the report form (#notify_push, templates/reports/_form.html), which may
+// be ticked offline: the draft keeps it (drafts.js) and outbox.js registers the report once sent.
 (function () {
   "use strict";
 
@@ -122,6 +124,57 @@
 
   function scan() {
     Array.prototype.forEach.call(document.querySelectorAll(".push-notify"), setUp);
+    setUpChoice();
+  }
+
+  // A report sent from this device was registered (by outbox.js, here or in the worker,
+  // announced by sending.js): its notification box, if shown, says so; remembered for later.
+  document.addEventListener("lckzm:push-followed", function (event) {
+    var detail = event.detail || {};
+    if (!detail.tracking_url || !detail.endpoint) return;
+    var url = new URL(detail.tracking_url, window.location.href).pathname + "/push";
+    try { window.localStorage.setItem(STORE + url, detail.endpoint); } catch (e) { /* private mode */ }
+    Array.prototype.forEach.call(document.querySelectorAll(".push-notify"), function (box) {
+      if (box.dataset.subscribeUrl === url && box.dataset.pushReady) show(box, "on", box.dataset.msgOn);
+    });
+  });
+
+  // ---- the report form's choice -------------------------------------------------------------
+  // Shown only where push can work. Ticking it is the gesture the permission prompt needs; this
+  // browser then subscribes at once if it can (online), else when the report is sent.
+  function setUpChoice() {
+    var box = document.getElementById("field-notify_push");
+    var input = document.getElementById("notify_push");
+    if (!box || !input || box.dataset.pushReady) return;
+    box.dataset.pushReady = "1";
+    if ((isIOS() && !installed()) || !supported()) return;  // stays hidden; e-mail is above it
+    box.hidden = false;
+    var status = document.getElementById("notify_push-status");
+    function say(text) { if (status) status.textContent = text || ""; }
+    if (Notification.permission === "denied") {
+      input.disabled = true;
+      return say(box.dataset.msgDenied);
+    }
+    input.addEventListener("change", function () {
+      if (!input.checked) return say("");
+      // The prompt: only here, inside the resident's tick.
+      Notification.requestPermission().then(function (permission) {
+        if (permission !== "granted") {
+          input.checked = false;
+          input.dispatchEvent(new Event("input", { bubbles: true }));  // the draft forgets the wish
+          return say(box.dataset.msgDenied);
+        }
+        say(box.dataset.msgWanted);
+        // Subscribing needs the push service: offline it fails, and outbox.js tries again
+        // once the report is sent.
+        return registration().then(function (reg) {
+          return reg.pushManager.getSubscription().then(function (existing) {
+            return existing || reg.pushManager.subscribe({
+              userVisibleOnly: true, applicationServerKey: keyBytes(box.dataset.vapidKey) });
+          });
+        }).catch(function () { return null; });
+      });
+    });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", scan);

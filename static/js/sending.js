@@ -33,8 +33,32 @@
 
   // Send the queued drafts (all when force, else those whose back-off is over).
   function flush(force) {
-    var opts = { csrfUrl: msg.csrfUrl, reportUrl: msg.reportUrl, force: !!force };
-    return Outbox.sendAll(opts).then(report).catch(noop);
+    return Outbox.sendAll(options(force)).then(report).catch(noop);
+  }
+
+  function options(force) {
+    return { csrfUrl: msg.csrfUrl, reportUrl: msg.reportUrl, keyUrl: msg.pushKeyUrl, force: !!force };
+  }
+
+  // A report htmx has just sent asked for push: register it now (sendAll does it for the rest).
+  function follow() {
+    return Outbox.followAll(options(false)).then(function (result) {
+      if (result.busy) return null;  // the other context is at it (and tells the page)
+      return report(result);
+    }).catch(noop);
+  }
+
+  // Push registered for reports sent from this device (here or by the worker): tell push.js
+  // (the report's notification box, if shown, says "on") and say it once.
+  function announcePush(result, parts) {
+    (result.followed || []).forEach(function (entry) {
+      document.dispatchEvent(new CustomEvent("lckzm:push-followed", {
+        detail: { tracking_url: entry.tracking_url, endpoint: entry.push_endpoint } }));
+      parts.push(Dom.fmt(msg.msgPushOn, { number: entry.number }));
+    });
+    (result.unfollowed || []).forEach(function (entry) {
+      parts.push(Dom.fmt(msg.msgPushFailed, { number: entry.number }));
+    });
   }
 
   // Say what a round of sending did ({sent, rejected, retry}, from the page or the worker).
@@ -44,10 +68,11 @@
     (result.sent || []).forEach(function (entry) { parts.push(Dom.fmt(msg.msgSent, { number: entry.number })); });
     if (result.rejected) parts.push(msg.msgRejected);
     if (result.retry) parts.push(msg.msgRetry);
+    announcePush(result, parts);
     if (parts.length) Dom.say("outbox-status", parts.join(" "));
-    if ((result.sent || []).length) {
+    if ((result.sent || []).length || (result.followed || []).length || (result.unfollowed || []).length) {
       hooks.onSent(parts.join(" "));
-      if (window.LckzmPwa) window.LckzmPwa.offerInstall();
+      if ((result.sent || []).length && window.LckzmPwa) window.LckzmPwa.offerInstall();
     }
     scheduleRetry();
     return Promise.all([hooks.renderOutbox(), Lists.renderMyReports()]).then(function () { return result; });
@@ -84,5 +109,5 @@
     document.addEventListener("lckzm:outbox-changed", function (event) { report(event.detail); });
   }
 
-  window.LckzmSending = { start: start, queued: queued };
+  window.LckzmSending = { start: start, queued: queued, follow: follow };
 })();

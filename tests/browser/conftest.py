@@ -36,9 +36,15 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(make_app):
+def live_server_config() -> dict:
+    """Extra app settings for :func:`live_server`; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def live_server(make_app, live_server_config):
     """Serve a test app (test database, no SMTP, no rate limit) with werkzeug in a daemon thread."""
-    app = make_app(MAIL_SERVER=None, RATELIMIT_ENABLED=False)
+    app = make_app(**{"MAIL_SERVER": None, "RATELIMIT_ENABLED": False, **live_server_config})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
