@@ -83,6 +83,18 @@ def nearby():
         category_name=lambda c: config.category_name(c, lang))
 
 
+def _consent() -> tuple[str, str]:
+    """``(version, text)`` of the consent given today, as on the report form: the published one
+    (``app.extensions["consent"]``, from webapp.information), else the config's version (never
+    empty: a stored version is what marks an address as consented) and the gettext text."""
+    published = current_app.extensions.get("consent")
+    found = published(_lang()) if published else None
+    if found:
+        return found
+    return (current_app.config.get("CONSENT_VERSION") or "unpublished",
+            _("I agree to the processing of my e-mail address to receive updates about this report."))
+
+
 def _support_rate_limit() -> str:
     return current_app.config["REPORT_RATE_LIMIT"]
 
@@ -94,10 +106,10 @@ def _support_rate_limit() -> str:
 def support(report_id: int):
     """Add this phone's "me too": 201 new, 200 already counted, 404 unknown, 422 otherwise."""
     form = SupportForm()
+    version, text = _consent()
     try:
-        done = add_support(report_id, form.to_input(_lang()), consent_text=_(
-            "I agree to the processing of my e-mail address to receive updates about this report."),
-            consent_version=current_app.config["CONSENT_VERSION"])
+        done = add_support(report_id, form.to_input(_lang()), consent_text=text,
+                           consent_version=version)
     except ReportNotFound:
         abort(404)
     except SupportError as e:
