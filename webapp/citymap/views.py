@@ -68,14 +68,15 @@ def geojson_view():
 @bp.get("/report/nearby")
 def nearby():
     """The "already reported?" fragment for the form: open reports of the same category within
-    the radius of the point; empty without a category and a valid point. Never an error."""
+    the radius of the point (its group's ``nearby_metres`` in routing.toml, else the app's); empty without a category and a valid point. Never an error."""
     config, lang = current_routing(), _lang()
     code = (request.args.get("service_code") or "").strip()
     lat = queries.parse_coordinate(request.args.get("lat"))
     long = queries.parse_coordinate(request.args.get("long"))
     found = []
     if code in config.services and lat is not None and long is not None:
-        radius = current_app.config.get("DUPLICATE_RADIUS_METRES", queries.DUPLICATE_RADIUS_METRES)
+        radius = config.nearby_metres(code, current_app.config.get(
+            "DUPLICATE_RADIUS_METRES", queries.DUPLICATE_RADIUS_METRES))
         found = queries.nearby_open_reports(code, lat, long, radius)
     return render_template(
         "map/_nearby.html", found=found, supports=queries.support_counts(r.id for r, _d in found),
