@@ -268,6 +268,26 @@ def test_list_filter_waits_for_the_choice_and_announces_the_count(phone, live_se
     assert axe_violations(phone) == []
 
 
+def test_older_and_newer_reports_keep_the_filter_and_move_focus_to_the_new_list(phone, live_server):
+    with live_server.app.app_context():
+        for _ in range(23):
+            make_report(history=[("dispatched", "", "system", None, "zdit", 0)])
+        make_report(service_code="STREET_LIGHT")
+    phone.goto("/reports?service_code=ROAD_POTHOLE")
+    rows = phone.locator("ol.reports > li")
+    expect(rows).to_have_count(20)
+    phone.get_by_role("link", name="Starsze zgłoszenia").click()
+    expect(rows).to_have_count(3)
+    assert "before=" in phone.url and "service_code=ROAD_POTHOLE" in phone.url
+    expect(phone.locator("#report-list-heading")).to_be_focused()
+    expect(phone.locator("#filter-service-code")).to_have_value("ROAD_POTHOLE")
+    assert axe_violations(phone) == []
+    phone.get_by_role("link", name="Nowsze zgłoszenia").click()
+    expect(rows).to_have_count(20)
+    expect(phone.get_by_role("link", name="Nowsze zgłoszenia")).to_have_count(0)
+    expect(phone.locator("#report-list-heading")).to_be_focused()
+
+
 @pytest.mark.parametrize("locale", ["pl-PL", "en-GB", "uk-UA"])
 def test_pages_pass_axe_fit_320_px_and_have_big_enough_targets(browser, live_server, locale):
     rid, unit_path = _unit_page(live_server.app)
