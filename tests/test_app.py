@@ -93,3 +93,11 @@ def test_unknown_page_is_a_polish_404(client):
     r = client.get("/no-such-page")
     assert r.status_code == 404
     assert "Ta strona nie istnieje" in r.get_data(as_text=True)
+
+
+def test_favicon_ico_is_the_site_icon_not_a_404(client):
+    from tests.conftest import ROOT
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert response.get_data() == (ROOT / "static" / "icons" / "icon-192.png").read_bytes()
+    assert "max-age=86400" in response.headers["Cache-Control"]

@@ -180,3 +180,15 @@ def test_open311_requests_carry_the_support_count(app, client):
     assert listed[str(report_id)]["support_count"] == 1
     one = client.get(f"/open311/v2/requests/{report_id}.json?extensions=true").get_json()[0]
     assert one["support_count"] == 1
+
+
+def test_hint_radius_follows_the_category_groups_nearby_metres(app, client):
+    # routing.toml: roads (potholes, street lights) 30 m, cleanliness (illegal dumping) 100 m.
+    at_40_m = 51.7593 + 40 / 111_320
+    with app.app_context():
+        pothole = make_report(lat=at_40_m).id
+        dump = make_report(lat=at_40_m, service_code="ILLEGAL_DUMP").id
+    assert f'id="nearby-{pothole}"' not in _nearby(client, lat=51.7593).get_data(as_text=True)
+    assert f'id="nearby-{pothole}"' in _nearby(client, lat=51.7593 + 15 / 111_320).get_data(as_text=True)
+    html = _nearby(client, code="ILLEGAL_DUMP", lat=51.7593 - 50 / 111_320).get_data(as_text=True)
+    assert f'id="nearby-{dump}"' in html and "90 m" in html

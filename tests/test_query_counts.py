@@ -15,8 +15,15 @@ from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.photos.models import Photo
 
+# Cursors: "older than 1 Jan 2100" (the keyset query, every report) and "newer than" it (none:
+# the newest page, the same queries however many reports there are).
+BEFORE_2100 = "before=4102444800000000-2147483647"
+AFTER_2100 = "after=4102444800000000-1"
+
 PAGES = [
-    "/reports", "/reports?page=2", "/reports?service_code=ROAD_POTHOLE&status=open",
+    "/reports", f"/reports?{BEFORE_2100}", f"/reports?{AFTER_2100}", "/reports?page=2",
+    "/reports?service_code=ROAD_POTHOLE&status=open",
+    f"/reports?service_code=ROAD_POTHOLE&status=open&{BEFORE_2100}",
     "/reports?status=closed", "/reports/{id}", "/", "/rules", "/about", "/privacy",
     "/open311/v2/requests.json", "/open311/v2/requests.json?page_size=1000",
     "/open311/v2/requests.json?service_code=ROAD_POTHOLE&status=open",
@@ -85,7 +92,10 @@ def test_queries_per_public_page_do_not_grow_with_the_data(app, client):
 @pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="PostgreSQL plans only")
 def test_list_and_open311_queries_use_an_index_on_postgresql(app, client):
     last = add_reports(app, 30)
-    paths = ["/reports", "/reports?page=2", "/reports?service_code=ROAD_POTHOLE&status=open",
+    paths = ["/reports", f"/reports?{BEFORE_2100}", "/reports?after=0-1",
+             "/reports?service_code=ROAD_POTHOLE&status=open",
+             f"/reports?service_code=ROAD_POTHOLE&status=open&{BEFORE_2100}",
+             "/reports?service_code=ROAD_POTHOLE&after=0-1",
              "/open311/v2/requests.json",
              "/open311/v2/requests.json?service_code=ROAD_POTHOLE&start_date=2026-01-01&status=open",
              f"/reports/{last}"]

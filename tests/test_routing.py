@@ -317,3 +317,18 @@ def test_category_attributes_are_validated_with_clear_errors(tmp_path):
     path.write_text(text.replace('datatype = "string"', 'datatype = "singlevaluelist"', 1),
                     encoding="utf-8")
     assert any("(pole_number).values: a singlevaluelist needs one or more" in e for e in errors_of(path))
+
+
+def test_a_group_may_set_its_nearby_radius_and_a_wrong_one_is_named(tmp_path, shipped):
+    assert shipped.nearby_metres("STREET_LIGHT", 50) == 30          # roads
+    assert shipped.nearby_metres("ILLEGAL_DUMP", 50) == 100         # cleanliness
+    assert shipped.nearby_metres("HOMELESS", 50) == 50              # social: the default
+    assert shipped.nearby_metres("NOPE", 42) == 42
+    text = (FIXTURES / "with_area.toml").read_text(encoding="utf-8")
+    for bad, shown in (('"30"', "a string '30'"), ("0", "0"), ("5000", "5000"), ("true", "true/false True")):
+        shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)  # the area files it names
+        path = tmp_path / "routing.toml"
+        path.write_text(text.replace('name_uk = "Чистота"\n', f'name_uk = "Чистота"\nnearby_metres = {bad}\n', 1),
+                        encoding="utf-8")
+        assert errors_of(path) == [
+            f"groups[0] (clean).nearby_metres: must be a number of metres from 5 to 500, got {shown}"]

@@ -94,6 +94,14 @@
     document.querySelectorAll("[data-announce]").forEach(function (el) { el.setAttribute("data-announced", ""); });
   });
   document.addEventListener("htmx:afterSettle", announceSwapped);
+  // "Older/Newer reports" replaced the list with the link that had focus: start reading the
+  // new page at its heading rather than at the top of the document.
+  document.addEventListener("htmx:afterSettle", function () {
+    var heading = document.getElementById("report-list-heading");
+    if (heading && (document.activeElement === document.body || !document.activeElement)) {
+      heading.focus();
+    }
+  });
   document.addEventListener("htmx:oobAfterSwap", function () {
     var form = document.getElementById("report-form");
     if (form) syncInvalid(form);

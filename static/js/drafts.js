@@ -35,6 +35,7 @@
   function formShown() { return !!(form && document.body.contains(form)); }
   function notice(text, kind) { Dom.notice($("form-summary"), text, kind); }
   function maxPhotos() { return parseInt(form.dataset.maxPhotos, 10) || MAX_PHOTOS; }
+  function maxPhotoBytes() { return parseInt(form.dataset.maxPhotoBytes, 10) || 0; }
 
   // ---- the form's fields <-> a draft ----------------------------------------------------------
 
@@ -240,7 +241,9 @@
       setClientId(draft.client_id);
       writeFields(draft.fields || {});
     });
-    photos = (draft.photos || []).slice();
+    // A draft saved before the phone checked photos may hold ones the server would refuse.
+    photos = (draft.photos || []).filter(function (p) { return Photos.acceptable(p, maxPhotoBytes()); });
+    if (photos.length !== (draft.photos || []).length) saveSoon();
     putPhotosInInput();
     renderPreviews();
     say("photo-status", "");
@@ -282,7 +285,7 @@
     var typed = form.elements.namedItem("lat").value && form.elements.namedItem("long").value &&
       form.elements.namedItem("location_source").value !== "photo";
     var room = Math.max(0, maxPhotos() - photos.length);
-    photoWork = Photos.choose(files, { max: room, exifrSrc: msg.exifrSrc, bbox: msg.cityBbox, msg: msg })
+    photoWork = Photos.choose(files, { max: room, maxBytes: maxPhotoBytes(), exifrSrc: msg.exifrSrc, bbox: msg.cityBbox, msg: msg })
       .then(function (chosen) {
         if (list) list.removeAttribute("aria-busy");
         if (id !== current) return null;  // the resident moved to another draft meanwhile

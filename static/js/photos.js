@@ -98,6 +98,24 @@
     return /^image\/hei[cf]/.test(file.type || "") || /\.hei[cf]$/i.test(file.name || "");
   }
 
+  // The types the server takes (webapp/photos/pipeline.py); a file without a type (some
+  // Android galleries) is judged by its name.
+  var ACCEPTED_TYPE = /^image\/(jpeg|png|webp|hei[cf])$/;
+  var ACCEPTED_NAME = /\.(jpe?g|png|webp|hei[cf])$/i;
+
+  function acceptedType(file) {
+    return file.type ? ACCEPTED_TYPE.test(file.type) : ACCEPTED_NAME.test(file.name || "");
+  }
+
+  // Whether a prepared photo ({blob, name, type}) may go with a report: a type the server
+  // takes and, as it will be sent, at most maxBytes (none when maxBytes is not given).
+  // drafts.js also drops from a restored draft the photos this refuses.
+  function acceptable(photo, maxBytes) {
+    if (!photo || !photo.blob) return false;
+    if (!acceptedType({ type: photo.type || photo.blob.type, name: photo.name })) return false;
+    return !(maxBytes > 0 && photo.blob.size > maxBytes);
+  }
+
   function prepare(file, exifrSrc) {
     return readExif(file, exifrSrc).then(function (meta) {
       var fallback = function () {
@@ -129,13 +147,22 @@
     })[0] || null;
   }
 
-  // Prepare the chosen files. opts: {max (photos kept), exifrSrc, bbox, msg (the #pwa dataset
-  // with the translated messages)}. Resolves {photos: [{blob, name, type, lat, long, taken_at}],
+  // Prepare the chosen files. opts: {max (photos kept), maxBytes (the server's limit per
+  // photo), exifrSrc, bbox, msg (the #pwa dataset with the translated messages)}. Files of
+  // another type or too big as they would be sent are refused with a message, not returned. Resolves {photos: [{blob, name, type, lat, long, taken_at}],
   // position: {lat, long} of the first photo taken in the city or null, message: what to tell
   // the resident}.
   function choose(files, opts) {
     var msg = opts.msg;
     var messages = [];
+    var mb = Math.floor((opts.maxBytes || 0) / (1024 * 1024));
+    // Refused photos are said and left out at once: never shown, kept in a draft or sent.
+    files = files.filter(function (f) {
+      if (acceptedType(f)) return true;
+      messages.push(fmt(msg.msgPhotoWrongType, { name: f.name }));
+      return false;
+    });
+    if (!files.length) return Promise.resolve({ photos: [], position: null, message: messages.join(" ") });
     if (files.length > opts.max) {
       messages.push(fmt(msg.msgPhotoTooMany, { n: opts.max }));
       files = files.slice(0, opts.max);
@@ -150,10 +177,17 @@
         });
       }));
     }).then(function (prepared) {
+      prepared = prepared.filter(function (p) {
+        // Scaled copies are small; a photo this device cannot scale goes as it is and may not be.
+        if (acceptable(p, opts.maxBytes)) return true;
+        messages.push(fmt(msg.msgPhotoTooBig, { name: p.original_name, mb: mb }));
+        return false;
+      });
+      if (!prepared.length) return { photos: [], position: null, message: messages.join(" ") };
       var later = [];
       prepared.forEach(function (p, i) {
         // HEIC: the browser cannot read it, the server can (and reads its position on sending).
-        if (p.unreadable && isHeic(files[i])) { p.heic = true; later.push(p.original_name); }
+        if (p.unreadable && isHeic({ type: p.type, name: p.original_name })) { p.heic = true; later.push(p.original_name); }
         else if (p.unreadable) messages.push(fmt(msg.msgPhotoUnreadable, { name: p.original_name }));
       });
       var located = prepared.filter(function (p) { return p.lat !== null; })[0];
@@ -167,7 +201,7 @@
         messages.unshift(fmt(msg.msgPhotoPosition, { lat: located.lat.toFixed(5), long: located.long.toFixed(5) }) +
           (located.taken_at ? " " + fmt(msg.msgPhotoTaken, { time: new Date(located.taken_at).toLocaleString(document.documentElement.lang || undefined) }) : ""));
       } else {
-        messages.unshift(fmt(msg.msgPhotoNoPosition, { name: files[0].name }));
+        messages.unshift(fmt(msg.msgPhotoNoPosition, { name: prepared[0].original_name }));
       }
       return {
         photos: prepared.map(function (p) {
@@ -180,5 +214,5 @@
     });
   }
 
-  window.LckzmPhotos = { choose: choose, locatedInCity: locatedInCity, rotate: rotate };
+  window.LckzmPhotos = { choose: choose, locatedInCity: locatedInCity, rotate: rotate, acceptable: acceptable };
 })();

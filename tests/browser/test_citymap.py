@@ -135,3 +135,31 @@ def test_report_page_shows_its_small_map_and_the_count(live_server, map_page):
     page.wait_for_url(re.compile(r"supported=1"))
     assert "1 " in page.locator(".support-count").inner_text()
     assert page.js_errors == []
+
+
+def test_blank_form_shows_no_empty_already_reported_box_until_something_is_found(live_server, map_page):
+    from tests.conftest import ROOT
+    page = map_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    with live_server.app.app_context():
+        near = make_report(lat=CENTRE[0] + NEAR, long=CENTRE[1]).id
+    page.goto(f"{live_server.url}/report")
+    nearby = page.locator("#nearby")
+    nearby.wait_for(state="attached")
+    assert nearby.bounding_box() is None or nearby.bounding_box()["height"] == 0
+    assert page.locator(".nearby-box").count() == 0
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "test-artifacts" / "report-form-blank-nearby-390x844.png"), full_page=True)
+    page.select_option("#service_code", "ROAD_POTHOLE")
+    page.fill("#lat", str(CENTRE[0] + FAR))  # nothing within reach: still no box
+    with page.expect_response(lambda r: "/report/nearby" in r.url and "long=19" in r.url):
+        page.fill("#long", str(CENTRE[1]))
+        page.locator("#long").blur()
+    page.wait_for_function("!document.querySelector('#nearby').classList.contains('htmx-request')")
+    assert page.locator(".nearby-box").count() == 0
+    page.fill("#lat", str(CENTRE[0]))
+    page.locator("#lat").blur()
+    page.locator(f"#nearby-{near}").wait_for()
+    box = page.locator(".nearby-box").bounding_box()
+    assert box and box["height"] > 40
+    assert page.js_errors == []

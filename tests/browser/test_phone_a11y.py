@@ -268,6 +268,26 @@ def test_list_filter_waits_for_the_choice_and_announces_the_count(phone, live_se
     assert axe_violations(phone) == []
 
 
+def test_older_and_newer_reports_keep_the_filter_and_move_focus_to_the_new_list(phone, live_server):
+    with live_server.app.app_context():
+        for _ in range(23):
+            make_report(history=[("dispatched", "", "system", None, "zdit", 0)])
+        make_report(service_code="STREET_LIGHT")
+    phone.goto("/reports?service_code=ROAD_POTHOLE")
+    rows = phone.locator("ol.reports > li")
+    expect(rows).to_have_count(20)
+    phone.get_by_role("link", name="Starsze zgłoszenia").click()
+    expect(rows).to_have_count(3)
+    assert "before=" in phone.url and "service_code=ROAD_POTHOLE" in phone.url
+    expect(phone.locator("#report-list-heading")).to_be_focused()
+    expect(phone.locator("#filter-service-code")).to_have_value("ROAD_POTHOLE")
+    assert axe_violations(phone) == []
+    phone.get_by_role("link", name="Nowsze zgłoszenia").click()
+    expect(rows).to_have_count(20)
+    expect(phone.get_by_role("link", name="Nowsze zgłoszenia")).to_have_count(0)
+    expect(phone.locator("#report-list-heading")).to_be_focused()
+
+
 @pytest.mark.parametrize("locale", ["pl-PL", "en-GB", "uk-UA"])
 def test_pages_pass_axe_fit_320_px_and_have_big_enough_targets(browser, live_server, locale):
     rid, unit_path = _unit_page(live_server.app)
@@ -343,6 +363,34 @@ def test_photo_preview_rotate_remove_and_the_stored_photo_is_upright_as_previewe
     stored = Image.open(BytesIO(response.body()))
     assert stored.height > stored.width                       # upright, as previewed
     assert abs(stored.width / stored.height - preview[0] / preview[1]) < 0.01
+
+
+def test_photos_the_phone_refuses_are_said_and_never_reach_the_draft(phone):
+    from tests.browser.waiting import wait_until
+    from tests.conftest import fixture_photo
+    phone.goto("/report")
+    phone.fill("#description", "Dziura w jezdni")
+    path = fixture_photo("derived_lodz_gps_DSCN0025.jpg")
+    jpeg = {"name": path.name, "mimeType": "image/jpeg", "buffer": path.read_bytes()}
+    phone.set_input_files("#media", [jpeg, {"name": "notatka.txt", "mimeType": "text/plain",
+                                            "buffer": b"nie zdjecie"}])
+    status = phone.locator("#photo-status")
+    expect(status).to_contain_text("notatka.txt nie jest zdjęciem JPEG, PNG, WebP ani HEIC")
+    expect(phone.locator("#photo-previews li")).to_have_count(1)
+
+    def draft_photos():
+        return phone.evaluate("LckzmOutbox.listDrafts().then(d => d.length ? d[0].photos.map(p => p.name) : null)")
+    wait_until(phone, lambda: draft_photos() is not None and len(draft_photos()) == 1, what="draft saved")
+    # Too big as it would be sent (the limit lowered for the test): refused the same way.
+    phone.evaluate("document.getElementById('report-form').dataset.maxPhotoBytes = '1000'")
+    phone.set_input_files("#media", jpeg)
+    expect(status).to_contain_text("ma więcej niż 0 MB: nie zostało dodane")
+    expect(phone.locator("#photo-previews li")).to_have_count(1)
+    phone.fill("#description", "Dziura w jezdni, głęboka")   # a later save keeps only the accepted photo
+    wait_until(phone, lambda: len(draft_photos() or []) == 1 and phone.evaluate(
+        "LckzmOutbox.listDrafts().then(d => d[0].fields.description)") == "Dziura w jezdni, głęboka",
+        what="draft saved again")
+    assert phone.evaluate("document.getElementById('media').files.length") == 1
 
 
 def test_a_heic_photo_is_not_said_to_have_no_position(phone):

@@ -225,3 +225,12 @@ def support_counts(report_ids: Iterable[int]) -> dict[int, int]:
 def is_open(report: Report) -> bool:
     """Whether a report can still be supported (GeoReport ``open``)."""
     return Status(report.status).open311 == "open"
+
+
+def supporters_to_notify(report_id: int) -> list[Support]:
+    """Supports of the report that gave an e-mail address *with* consent (both stored), oldest
+    first: the residents to be told of its status changes like its author."""
+    return list(db.session.scalars(
+        select(Support).where(Support.report_id == report_id, Support.email.is_not(None),
+                              Support.consent_version.is_not(None))
+        .order_by(Support.id)))

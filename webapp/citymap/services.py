@@ -4,15 +4,22 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.citymap.models import Support
-from webapp.citymap.queries import is_open, support_count
+from webapp.citymap.queries import is_open, support_count, supporters_to_notify
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.reports.queries import get_report
+from webapp.reports.services import NoticeSubscriber
+
+_TOKEN_SALT = "support-email-unsubscribe"
+#: The endpoint of the supporter's one-click unsubscribe (webapp.push, above us: named only).
+UNSUBSCRIBE_ENDPOINT = "push.support_email_unsubscribe"
 
 
 class SupportError(ValueError):
@@ -92,3 +99,41 @@ def add_support(report_id: int, data: SupportInput, *, consent_text: str,
             db.session.rollback()
             created = False
     return Supported(report=report, created=created, count=support_count(report.id))
+
+
+# --------------------------------------------------------------------------- e-mail updates
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt=_TOKEN_SALT)
+
+
+def support_token(support: Support) -> str:
+    """The secret in a supporter's unsubscribe link: the support's id signed with the app's
+    secret key (stable, so every e-mail carries the same link)."""
+    return _serializer().dumps(support.id)
+
+
+def find_support_by_token(token: str) -> Support | None:
+    """The support named by :func:`support_token`'s ``token``; None for a forged or unknown
+    one (never raises)."""
+    try:
+        support_id = _serializer().loads(token)
+    except BadSignature:
+        return None
+    return db.session.get(Support, support_id) if isinstance(support_id, int) else None
+
+
+def notice_subscribers(report) -> list[NoticeSubscriber]:
+    """``reports.services.NOTICE_SUBSCRIBERS`` entry: the report's consenting supporters, one
+    per address (a phone that supported twice, or the author's own address, is told once)."""
+    seen = {(report.email or "").lower()} if report.consent_version else set()
+    found = []
+    for support in supporters_to_notify(report.id):
+        if support.email.lower() in seen:
+            continue
+        seen.add(support.email.lower())
+        found.append(NoticeSubscriber(
+            key=f"support-{support.id}", email=support.email, language=support.language,
+            unsubscribe_endpoint=UNSUBSCRIBE_ENDPOINT,
+            unsubscribe_values={"token": support_token(support)}))
+    return found

@@ -68,19 +68,32 @@ def geojson_view():
 @bp.get("/report/nearby")
 def nearby():
     """The "already reported?" fragment for the form: open reports of the same category within
-    the radius of the point; empty without a category and a valid point. Never an error."""
+    the radius of the point (its group's ``nearby_metres`` in routing.toml, else the app's); empty without a category and a valid point. Never an error."""
     config, lang = current_routing(), _lang()
     code = (request.args.get("service_code") or "").strip()
     lat = queries.parse_coordinate(request.args.get("lat"))
     long = queries.parse_coordinate(request.args.get("long"))
     found = []
     if code in config.services and lat is not None and long is not None:
-        radius = current_app.config.get("DUPLICATE_RADIUS_METRES", queries.DUPLICATE_RADIUS_METRES)
+        radius = config.nearby_metres(code, current_app.config.get(
+            "DUPLICATE_RADIUS_METRES", queries.DUPLICATE_RADIUS_METRES))
         found = queries.nearby_open_reports(code, lat, long, radius)
     return render_template(
         "map/_nearby.html", found=found, supports=queries.support_counts(r.id for r, _d in found),
         public_photos=public_photos, age=lambda when: format_timedelta(utcnow() - when, add_direction=True),
         category_name=lambda c: config.category_name(c, lang))
+
+
+def _consent() -> tuple[str, str]:
+    """``(version, text)`` of the consent given today, as on the report form: the published one
+    (``app.extensions["consent"]``, from webapp.information), else the config's version (never
+    empty: a stored version is what marks an address as consented) and the gettext text."""
+    published = current_app.extensions.get("consent")
+    found = published(_lang()) if published else None
+    if found:
+        return found
+    return (current_app.config.get("CONSENT_VERSION") or "unpublished",
+            _("I agree to the processing of my e-mail address to receive updates about this report."))
 
 
 def _support_rate_limit() -> str:
@@ -94,10 +107,10 @@ def _support_rate_limit() -> str:
 def support(report_id: int):
     """Add this phone's "me too": 201 new, 200 already counted, 404 unknown, 422 otherwise."""
     form = SupportForm()
+    version, text = _consent()
     try:
-        done = add_support(report_id, form.to_input(_lang()), consent_text=_(
-            "I agree to the processing of my e-mail address to receive updates about this report."),
-            consent_version=current_app.config["CONSENT_VERSION"])
+        done = add_support(report_id, form.to_input(_lang()), consent_text=text,
+                           consent_version=version)
     except ReportNotFound:
         abort(404)
     except SupportError as e:

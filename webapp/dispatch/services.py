@@ -54,7 +54,7 @@ from webapp.dispatch.models import OutboxMessage
 from webapp.extensions import db
 from webapp.geo import osm_url
 from webapp.reports.models import Status
-from webapp.reports.services import tracking_token, tracking_url
+from webapp.reports.services import NOTICE_SUBSCRIBERS, tracking_token, tracking_url
 from webapp.routing.services import explain
 from email_validator import EmailNotValidError, validate_email
 
@@ -249,6 +249,38 @@ def enqueue_status_notice(report, change, *, routing) -> OutboxMessage | None:
     return enqueue("status_notice", f"status_notice:{report.id}:{change.id}", payload)
 
 
+def enqueue_subscriber_notices(report, change, *, routing) -> list[OutboxMessage]:
+    """Render and enqueue the status ``change`` e-mail for every extra subscriber of ``report``
+    (``reports.services.NOTICE_SUBSCRIBERS``: "me too" supporters who gave an address and
+    consent); no commit. The same template as the author's notice, worded for a supporter and
+    linking the report's *public* page (the author's tracking link is private), with the
+    subscriber's own one-click unsubscribe link and RFC 8058 headers. Dedupe key:
+    ``subscriber_notice:{report id}:{change id}:{subscriber key}``."""
+    rows = []
+    subscribers = [s for registered in NOTICE_SUBSCRIBERS for s in registered(report)]
+    if subscribers:
+        db.session.flush()  # the change's id names the messages
+    for subscriber in subscribers:
+        locale = subscriber.language if subscriber.language in current_app.config["LANGUAGES"] \
+            else MAIL_LOCALE
+        with mail_context(locale):
+            unsubscribe_url = absolute_url(subscriber.unsubscribe_endpoint,
+                                           **subscriber.unsubscribe_values)
+            context = {"report": report, "change": change, "supporter": True,
+                       "status_label": Status(change.status).label,
+                       "category": routing.category_name(report.service_code, locale),
+                       "tracking_url": absolute_url("reports.detail", report_id=report.id),
+                       "unsubscribe_url": unsubscribe_url, "lang": locale}
+            subject = _("Report %(number)s: %(status)s", number=report.number,
+                        status=context["status_label"])
+            payload = _payload(report, subscriber.email, subject, "emails/status_notice", context)
+        payload["headers"].update({"List-Unsubscribe": f"<{unsubscribe_url}>",
+                                   "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+        rows.append(enqueue("subscriber_notice",
+                            f"subscriber_notice:{report.id}:{change.id}:{subscriber.key}", payload))
+    return rows
+
+
 # --------------------------------------------------------------------------- listeners
 # Connected in webapp.dispatch.init_app; they run inside the announcing transaction, so the
 # outbox row commits with the change that caused it.
@@ -259,8 +291,11 @@ def on_link_issued(link, *, report, unit, note: str, from_unit: str | None, rout
 
 
 def on_report_status_changed(report, *, change, routing, **_):
-    """A report's status changed: queue the notice to the resident (when they consented)."""
-    return enqueue_status_notice(report, change, routing=routing)
+    """A report's status changed: queue the notice to the resident (when they consented) and
+    to the supporters who asked for updates."""
+    row = enqueue_status_notice(report, change, routing=routing)
+    enqueue_subscriber_notices(report, change, routing=routing)
+    return row
 
 
 # --------------------------------------------------------------------------- sending

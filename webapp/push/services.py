@@ -32,6 +32,7 @@ from flask_babel import force_locale, gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select
 
+from webapp.citymap.models import Support
 from webapp.clock import utcnow
 from webapp.dispatch.models import OutboxMessage
 from webapp.dispatch.services import enqueue, mail_context, notices_allowed
@@ -373,6 +374,33 @@ def _erase_email(report: Report, *, drop_pending: bool) -> None:
             row.payload = {**(row.payload or {}), "to": []}  # a new dict: JSON columns track assignment
 
 
+def _erase_support_email(support: Support, *, drop_pending: bool) -> None:
+    """:func:`_erase_email` for a "me too" supporter: the support's address and consent record,
+    and the address in its notices in the outbox (``subscriber_notice:{report}:*:support-{id}``).
+    The support itself stays (it still counts). No commit."""
+    support.email = None
+    support.consent_version = None
+    support.consent_text = None
+    support.consent_at = None
+    rows = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "subscriber_notice",
+        OutboxMessage.dedupe_key.like(f"subscriber_notice:{support.report_id}:%:support-{support.id}")))
+    for row in rows:
+        if drop_pending and row.status == "pending":
+            db.session.delete(row)
+        else:
+            row.payload = {**(row.payload or {}), "to": []}  # a new dict: JSON columns track assignment
+
+
+def withdraw_support_email_consent(support: Support) -> bool:
+    """A supporter withdraws e-mail consent (RODO art. 7(3)): erase the address and consent of
+    the support, drop its queued notices; commits. Idempotent: False when nothing was left."""
+    had = bool(support.email or support.consent_version)
+    _erase_support_email(support, drop_pending=True)
+    db.session.commit()
+    return had
+
+
 def withdraw_email_consent(report: Report) -> bool:
     """The resident withdraws e-mail consent (RODO art. 7(3)): erase the address and consent,
     drop queued notices; commits. Idempotent: False when there was nothing to withdraw."""
@@ -385,13 +413,12 @@ def withdraw_email_consent(report: Report) -> bool:
 def erase_expired_emails(*, now=None) -> int:
     """The retention job: erase the e-mail address (and consent record, and the copies in its
     outbox notices) of every report closed (``resolved``/``rejected``) more than
-    ``EMAIL_RETENTION_DAYS`` days ago; commits; returns how many reports were erased.
+    ``EMAIL_RETENTION_DAYS`` days ago, and of its "me too" supporters likewise; commits;
+    returns how many reports' own addresses were erased.
 
     "Closed at" is the time of the report's latest status change; a reopened report is not
     closed. Nothing else about the report changes. ``now`` is UTC (tests move it).
     """
-
-
     now = now or utcnow()
     cutoff = now - timedelta(days=float(current_app.config.get("EMAIL_RETENTION_DAYS", 30)))
     last_change = (select(StatusChange.report_id, func.max(StatusChange.created_at).label("at"))
@@ -403,9 +430,18 @@ def erase_expired_emails(*, now=None) -> int:
                last_change.c.at <= cutoff)))
     for report in reports:
         _erase_email(report, drop_pending=False)
+    supports = list(db.session.scalars(
+        select(Support).join(Report, Report.id == Support.report_id)
+        .join(last_change, last_change.c.report_id == Report.id)
+        .where(Report.status.in_([Status.RESOLVED.value, Status.REJECTED.value]),
+               (Support.email.is_not(None)) | (Support.consent_version.is_not(None)),
+               last_change.c.at <= cutoff)))
+    for support in supports:
+        _erase_support_email(support, drop_pending=False)
     db.session.commit()
-    if reports:
-        log.info("erased the e-mail address of %d closed report(s)", len(reports))
+    if reports or supports:
+        log.info("erased the e-mail address of %d closed report(s) and %d supporter(s)",
+                 len(reports), len(supports))
     return len(reports)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from webapp.citymap.services import find_support_by_token
 from webapp.extensions import csrf, limiter
 from webapp.i18n import select_locale
 from webapp.negotiation import wants_json
@@ -104,6 +105,28 @@ def email_unsubscribe(token: str):
         return _private(current_app.make_response(("", 200)))
     return _private(current_app.make_response(render_template("push/stop.html", channel="email", done=True,
                                                               tracking_url=url_for("reports.track", token=token))))
+
+
+@bp.route("/supports/<token>/email/unsubscribe", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058 one-click: the mail client POSTs without our form; the URL is the secret
+@limiter.limit(_write_limit, methods=["POST"])
+def support_email_unsubscribe(token: str):
+    """The same as :func:`email_unsubscribe` for a "me too" supporter's address (the link in the
+    e-mails they get): GET shows one button, POST erases the address and consent of that support
+    and drops its queued notices; the support itself still counts. 404 for an unknown token."""
+    support = find_support_by_token(token)
+    if support is None:
+        abort(404)
+    if request.method == "GET":
+        return _private(current_app.make_response(render_template(
+            "push/stop.html", action=url_for("push.support_email_unsubscribe", token=token),
+            channel="email", done=not support.email)))
+    services.withdraw_support_email_consent(support)
+    if request.form.get("List-Unsubscribe") == "One-Click":
+        return _private(current_app.make_response(("", 200)))
+    return _private(current_app.make_response(render_template(
+        "push/stop.html", channel="email", done=True,
+        tracking_url=url_for("reports.detail", report_id=support.report_id))))
 
 
 def _consent_version() -> str:

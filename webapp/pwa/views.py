@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import (Blueprint, current_app, jsonify, make_response, render_template,
-                   url_for)
+                   send_from_directory, url_for)
 from flask_wtf.csrf import generate_csrf
 from flask_babel import get_locale, gettext as _
 
@@ -93,6 +93,14 @@ def service_worker():
     response.headers["Service-Worker-Allowed"] = "/"
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The site icon where browsers and crawlers look without reading the page's ``<link
+    rel=icon>``: the 192 px PNG (every browser takes a PNG under this name), cached a day."""
+    return send_from_directory(current_app.static_folder, "icons/icon-192.png",
+                               mimetype="image/png", max_age=86_400)
 
 
 @bp.get("/manifest.json")

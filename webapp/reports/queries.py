@@ -6,16 +6,17 @@ publicly is decided by :func:`public_description` and :func:`public_photos` (nev
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, text
+from sqlalchemy import Integer, func, literal, select, text, tuple_
 from sqlalchemy.orm import selectinload
 
-from webapp.clock import utcnow
+from webapp.clock import UTCDateTime, utcnow
 from webapp.extensions import db
 # Ids are 32-bit integers in PostgreSQL (MAX_ID = 2**31 - 1); larger numbers cannot name a
 # report (and would make the database raise instead of answering "not found").
@@ -40,24 +41,62 @@ class ReportFilters:
     """Filters of the public list, already checked.
 
     ``service_code`` is a code known to the routing config or None; ``status`` is one of our
-    :class:`Status` values, ``"open"``/``"closed"`` (Open311 grouping) or None; ``page`` counts
-    from 1. ``messages`` holds translated, gentle explanations of values that were ignored.
+    :class:`Status` values, ``"open"``/``"closed"`` (Open311 grouping) or None. ``before`` /
+    ``after`` is the keyset cursor (:class:`Cursor`) of the page asked for: reports older than
+    it, or newer than it; neither means the newest page. ``messages`` holds translated, gentle
+    explanations of values that were ignored.
     """
 
     service_code: str | None = None
     status: str | None = None
-    page: int = 1
+    before: Cursor | None = None
+    after: Cursor | None = None
     messages: list[str] = field(default_factory=list)
-    asked_page: int | None = None  # the page number as asked, before clamping
 
-    def query_args(self, **changes) -> dict[str, str | int]:
-        """URL query arguments reproducing these filters (for links), with ``changes`` applied;
-        empty values are left out so URLs stay short."""
-        args = {"service_code": self.service_code, "status": self.status, "page": self.page}
-        args.update(changes)
-        if args.get("page") == 1:
-            args.pop("page")
+    def query_args(self, **changes) -> dict[str, str]:
+        """URL query arguments reproducing these filters (for links; no cursor unless given in
+        ``changes``, e.g. ``before=cursor.token``); empty values are left out."""
+        args = {"service_code": self.service_code, "status": self.status, **changes}
         return {k: v for k, v in args.items() if v not in (None, "")}
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A place in the list's order (newest first): a report's ``requested_at`` (aware UTC)
+    and ``id``. In URLs as :attr:`token`, ``"<microseconds since 1970 UTC>-<id>"``."""
+
+    requested_at: datetime
+    id: int
+
+    @property
+    def token(self) -> str:
+        delta = self.requested_at - _EPOCH
+        micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        return f"{micros}-{self.id}"
+
+    @classmethod
+    def of(cls, report: Report) -> "Cursor":
+        return cls(report.requested_at, report.id)
+
+    @classmethod
+    def parse(cls, raw: str | None) -> "Cursor | None":
+        """The cursor in ``raw`` (a :attr:`token`), or None for anything else (never raises)."""
+        match = _CURSOR_RE.fullmatch((raw or "").strip())
+        if match is None:
+            return None
+        micros, ident = int(match.group(1)), int(match.group(2))
+        if ident > MAX_ID:
+            return None
+        try:
+            when = _EPOCH + timedelta(microseconds=micros)
+        except OverflowError:
+            return None
+        return cls(when, ident) if 1 <= when.year <= 9999 else None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Up to year 9999 in microseconds (18 digits) and an id of up to 10 digits.
+_CURSOR_RE = re.compile(r"(\d{1,18})-(\d{1,10})")
 
 
 def status_filter_values() -> tuple[str, ...]:
@@ -66,10 +105,12 @@ def status_filter_values() -> tuple[str, ...]:
 
 
 def parse_filters(args: Mapping[str, str], known_codes: Iterable[str]) -> ReportFilters:
-    """Read ``service_code``, ``status`` and ``page`` from query ``args``.
+    """Read ``service_code``, ``status`` and the cursor ``before`` or ``after`` from query
+    ``args``.
 
-    Never raises: an unknown category code, an unknown status, or a page that is not a whole
-    number of at least 1 is dropped (page falls back to 1) and a message saying so is added.
+    Never raises: an unknown category code, an unknown status or a cursor that is not one is
+    dropped (the newest page is shown) with a message saying so. ``page`` (the old numbered
+    pages) is ignored, with a message unless it is 1.
     """
     filters = ReportFilters()
     code = (args.get("service_code") or "").strip()
@@ -84,18 +125,21 @@ def parse_filters(args: Mapping[str, str], known_codes: Iterable[str]) -> Report
             filters.status = status
         else:
             filters.messages.append(str(_l("Unknown status: showing every status.")))
-    raw_page = (args.get("page") or "").strip()
-    if raw_page:
-        try:
-            page = int(raw_page)
-        except ValueError:
-            page = 0
-        if page >= 1:
-            # A huge page would overflow OFFSET; list_reports clamps it to the last page.
-            filters.page = min(page, MAX_ID // PER_PAGE)
-            filters.asked_page = page
-        else:
-            filters.messages.append(str(_l("There is no such page: showing the first page.")))
+    for key in ("before", "after"):
+        raw = args.get(key)
+        if raw:
+            cursor = Cursor.parse(raw)
+            if cursor is None:
+                filters.messages.append(str(_l("This link is out of date: showing the newest reports.")))
+                break
+            setattr(filters, key, cursor)
+    if filters.before and filters.after:
+        filters.after = None  # a hand-made URL: "older" wins, it is the way down the list
+    page = (args.get("page") or "").strip()
+    if page and page != "1" and not (filters.before or filters.after):
+        # Page numbers (OFFSET) were replaced by cursors; an old link or bookmark still works.
+        filters.messages.append(str(_l("Page numbers are no longer used: showing the newest "
+                                       "reports. Go on with “Older reports”.")))
     return filters
 
 
@@ -105,34 +149,15 @@ def _status_values(status: str) -> tuple[str, ...]:
 
 @dataclass
 class Page:
-    """One page of the public list: ``items`` (reports, photos loaded), ``page`` (from 1),
-    ``per_page``, ``total`` (matching reports) and the derived ``pages``, ``has_prev``,
-    ``has_next``, ``prev_num``, ``next_num`` (the names of Flask-SQLAlchemy's Pagination)."""
+    """One page of the public list, newest first: ``items`` (reports, photos loaded),
+    ``per_page``, ``total`` (matching reports, counted once per data version), and the cursors
+    of the neighbouring pages, ``newer`` and ``older`` (None at either end)."""
 
     items: list
-    page: int
     per_page: int
     total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int | None:
-        return self.page - 1 if self.has_prev else None
-
-    @property
-    def next_num(self) -> int | None:
-        return self.page + 1 if self.has_next else None
+    newer: Cursor | None = None
+    older: Cursor | None = None
 
 
 @dataclass(frozen=True)
@@ -184,13 +209,16 @@ def _cached_count(stmt, key: tuple) -> int:
 
 
 def list_reports(filters: ReportFilters, per_page: int = PER_PAGE) -> Page:
-    """One page of reports matching ``filters``, newest first (``requested_at``, then id).
+    """One page of reports matching ``filters``, newest first (``requested_at``, then id),
+    paged by keyset: ``filters.before`` gives the ``per_page`` reports just older than that
+    cursor, ``filters.after`` the ones just newer, neither the newest. No OFFSET, so any page
+    costs the same; a page reached "newer" that is the top is the newest page (the list never
+    starts short).
 
-    Returns a :class:`Page`. A page past the last one is replaced by the last page, and
-    ``filters.page`` and ``filters.messages`` are updated to say so. Queries: the data version,
-    the count (only when the data changed since it was last counted), the page, its photos;
-    the page is read through the composite indexes ``(service_code, status, requested_at,
-    id)`` and friends (migration ``e1f2a3b4c5d6``).
+    Returns a :class:`Page`. Queries: the data version, the count (only when the data changed
+    since it was last counted), the page (``per_page + 1`` rows, the extra one says whether
+    there is more), its photos; read through the composite indexes ``(service_code, status,
+    requested_at, id)`` and friends (migration ``e1f2a3b4c5d6``).
     """
     where = []
     if filters.service_code:
@@ -199,20 +227,37 @@ def list_reports(filters: ReportFilters, per_page: int = PER_PAGE) -> Page:
         where.append(Report.status.in_(_status_values(filters.status)))
     version = data_version()
     total = _cached_count(select(Report.id).where(*where),
-                          (filters.service_code,
-                           filters.status, version.tag))
-    pages = max(1, -(-total // per_page))
-    if filters.page > pages:
-        if filters.page > 1:
-            filters.messages.append(str(_l("There is no page %(asked)s: showing page %(page)s.",
-                                           asked=filters.asked_page or filters.page, page=pages)))
-        filters.page = pages
-    stmt = (select(Report).where(*where)
-            .options(selectinload(Report.photos))
-            .order_by(Report.requested_at.desc(), Report.id.desc())
-            .limit(per_page).offset((filters.page - 1) * per_page))
-    items = list(db.session.execute(stmt).scalars())
-    return Page(items=items, page=filters.page, per_page=per_page, total=total)
+                          (filters.service_code, filters.status, version.tag))
+    key = tuple_(Report.requested_at, Report.id)
+    if filters.after is not None:
+        newer = _rows(where + [key > _bound(filters.after)], per_page + 1, ascending=True)
+        if len(newer) > per_page:
+            items = list(reversed(newer[:per_page]))
+            return Page(items, per_page, total, newer=Cursor.of(items[0]),
+                        older=Cursor.of(items[-1]))
+        filters.after = None  # reached the top: show the newest page
+    rows = _rows(where + [key < _bound(filters.before)], per_page + 1) \
+        if filters.before is not None else []
+    if not rows:  # the newest page, or a cursor past the end (its reports are gone)
+        filters.before = None
+        rows = _rows(where, per_page + 1)
+    items = rows[:per_page]
+    return Page(items, per_page, total,
+                newer=Cursor.of(items[0]) if items and filters.before is not None else None,
+                older=Cursor.of(items[-1]) if len(rows) > per_page else None)
+
+
+def _bound(cursor: Cursor):
+    """The cursor as a typed row value (the column types convert the time for SQLite)."""
+    return tuple_(literal(cursor.requested_at, UTCDateTime()), literal(cursor.id, Integer()))
+
+
+def _rows(where: list, limit: int, *, ascending: bool = False) -> list[Report]:
+    order = ((Report.requested_at.asc(), Report.id.asc()) if ascending
+             else (Report.requested_at.desc(), Report.id.desc()))
+    stmt = (select(Report).where(*where).options(selectinload(Report.photos))
+            .order_by(*order).limit(limit))
+    return list(db.session.execute(stmt).scalars())
 
 
 def get_report(report_id: int) -> Report | None:

@@ -45,6 +45,25 @@ log = logging.getLogger(__name__)
 #: so this package never imports the packages above it).
 HOLD_CHECKS: list = []
 
+#: Callables ``subscribers(report) -> iterable of NoticeSubscriber``: people other than the
+#: author who asked (with consent) to be told of the report's status changes. The citymap
+#: package registers its "me too" supporters here; dispatch reads it to queue their e-mails,
+#: so neither imports the other.
+NOTICE_SUBSCRIBERS: list = []
+
+
+@dataclass(frozen=True)
+class NoticeSubscriber:
+    """One extra recipient of status e-mails: ``key`` is stable and unique per report (it names
+    the outbox message, e.g. ``"support-12"``), ``language`` a UI language code or None, and
+    ``unsubscribe_endpoint`` / ``unsubscribe_values`` build the one-click unsubscribe URL."""
+
+    key: str
+    email: str
+    language: str | None
+    unsubscribe_endpoint: str
+    unsubscribe_values: dict
+
 
 class SubmissionError(ValueError):
     """The submission cannot be accepted. ``errors`` maps a form field name (``"lat"``,

@@ -71,12 +71,15 @@ class Unit:
 
 @dataclass(frozen=True)
 class Group:
-    """A group of categories, shown as one ``<optgroup>`` in the report form."""
+    """A group of categories, shown as one ``<optgroup>`` in the report form.
+    ``nearby_metres``: radius of the form's "already reported?" hint for its categories
+    (None: the app's ``DUPLICATE_RADIUS_METRES``)."""
 
     id: str
     name_pl: str
     name_en: str
     name_uk: str
+    nearby_metres: float | None = None
 
     def name(self, lang: str) -> str:
         """The name in ``lang`` ("pl", "en", "uk"); Polish for any other language."""
@@ -187,6 +190,14 @@ class RoutingConfig:
         service = self.service(code)
         group = self.groups.get(service.group) if service is not None else None
         return group.name(lang) if group is not None else None
+
+    def nearby_metres(self, code: str, default: float) -> float:
+        """Radius in metres of the "already reported?" hint for category ``code``: its group's
+        ``nearby_metres``, else ``default`` (also for an unknown code)."""
+        service = self.service(code)
+        group = self.groups.get(service.group) if service is not None else None
+        found = group.nearby_metres if group is not None else None
+        return float(found) if found is not None else float(default)
 
     def unit_name(self, unit_id: str | None) -> str | None:
         """Official (Polish) name of unit ``unit_id``; the id itself when the unit is no longer
@@ -300,7 +311,10 @@ def _known(ids) -> str:
 
 
 _UNIT_KEYS = ("id", "name", "short", "email", "channel")
-_GROUP_KEYS = ("id", "name_pl", "name_en", "name_uk")
+_GROUP_KEYS = ("id", "name_pl", "name_en", "name_uk", "nearby_metres")
+#: Bounds of a group's ``nearby_metres``: below a few metres GPS noise hides every duplicate,
+#: above a few hundred the hint lists unrelated reports.
+NEARBY_METRES_RANGE = (5, 500)
 _SERVICE_KEYS = ("code", "name_pl", "name_en", "name_uk", "group", "unit", "mode",
                  "confidence", "evidence", "attributes")
 _ATTRIBUTE_KEYS = ("code", "datatype", "required", "description_pl", "description_en",
@@ -402,9 +416,26 @@ def _read_groups(c: _Collector, data: dict) -> dict[str, Group | None]:
     for where, gid, t in c.entries(data, "groups", "id", allowed=_GROUP_KEYS, pattern=_ID_RE,
                                    hint=_ID_HINT + ", e.g. 'roads'"):
         names = [c.string(t, f"name_{lang}", where) for lang in LANGUAGES]
-        group = Group(gid, *names) if None not in names else None
+        nearby = _nearby_metres(c, t, where)
+        group = Group(gid, *names, nearby_metres=nearby) if None not in names else None
         c.keep(groups, gid, group, where, id_key="id", label="group id")
     return groups
+
+
+def _nearby_metres(c: _Collector, table: dict, where: str) -> float | None:
+    """A group's optional ``nearby_metres``: a number within :data:`NEARBY_METRES_RANGE`;
+    None when absent or wrong (then with the problem recorded)."""
+    if "nearby_metres" not in table:
+        return None
+    value = table["nearby_metres"]
+    low, high = NEARBY_METRES_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        shown = f"{value!r}" if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            else f"{_type(value)} {value!r}"
+        c.add(f"{where}.nearby_metres: must be a number of metres from {low} to {high}, "
+              f"got {shown}")
+        return None
+    return float(value)
 
 
 def _read_services(c: _Collector, data: dict, units: dict, groups: dict
