@@ -60,10 +60,10 @@ def fragment(name: str, **vary) -> Markup:
     ``vary`` is passed to the template and is part of the key, so it must take few values (the
     endpoint, never a query argument). The template must not read the session, the user, a
     CSRF token or the query string. Not cached when templates auto-reload (development).
-    Must be called inside a request.
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    key = (name, str(get_locale()), request.script_root, tuple(sorted(vary.items())))
+    root = request.script_root if has_request_context() else ""
+    key = (name, str(get_locale()), root, tuple(sorted(vary.items())))
     cache = app.extensions.setdefault("fragments", {})
     html = cache.get(key)
     if html is None:
