@@ -249,7 +249,7 @@ def main() -> int:
             t = times[path]
             m = memory.get(path, {})
             print(f"{name if path == 'pillow' else '':<11} {size if path == 'pillow' else '':>10} "
-                  f"{len(data) / 2**20 if path == 'pillow' else 0:>5.2f} {path:<7} "
+                  + (f"{len(data) / 2**20:>5.2f}" if path == "pillow" else " " * 5) + f" {path:<7} "
                   f"{_median(t) * 1000:>8.1f} {min(t) * 1000:>8.1f} {max(t) * 1000:>8.1f} "
                   f"{m.get('peak_rss_mib', float('nan')):>13.1f} {m.get('rss_growth_mib', float('nan')):>11.1f} "
                   + (f"{ratio:>6.2f}" if path == "app" else ""))
