@@ -183,7 +183,8 @@ def process_photo(data: bytes, *, filename: str | None = None,
                     raise PhotoError(_corrupt_message(), filename) from None
                 thumb = public.resize(_fit(public.size, THUMB_LONG_SIDE), Image.Resampling.LANCZOS,
                                       reducing_gap=2.0) if max(public.size) > THUMB_LONG_SIDE else public
-                public_jpeg, thumb_jpeg = _encode(public, PUBLIC_QUALITY), _encode(thumb, THUMB_QUALITY)
+                public_jpeg = _encode(public, PUBLIC_QUALITY, optimize=False)
+                thumb_jpeg = _encode(thumb, THUMB_QUALITY, optimize=True)
 
     return ProcessedPhoto(
         sha256=hashlib.sha256(data).hexdigest(),
@@ -332,12 +333,14 @@ def _to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
-def _encode(img: Image.Image, quality: int) -> bytes:
+def _encode(img: Image.Image, quality: int, *, optimize: bool) -> bytes:
     """JPEG bytes with no EXIF, ICC, XMP or comment (only what is passed here is written).
 
-    Optimised Huffman tables: about 4 % smaller for a few ms. Not progressive: it would save
-    another 3 % but costs as much as the rest of the encode (measured with bench/).
+    ``optimize``: optimised Huffman tables, the same pixels in fewer bytes. Worth it for the
+    thumbnail (on every list; under 1 ms), not for the public copy: for a 2048 px photo it
+    doubled the encode (16 to 35 ms) to save 1.3 % (bench/photo_pipeline.py, issue 12). Not
+    progressive: it would save another 3 % but costs as much as the rest of the encode.
     """
     out = io.BytesIO()
-    img.save(out, "JPEG", quality=quality, optimize=True)
+    img.save(out, "JPEG", quality=quality, optimize=optimize)
     return out.getvalue()
