@@ -19,7 +19,8 @@ class OutboxMessage(db.Model):
     ``report_id`` names the report the message is about (None for others, e.g. admin alerts).
     A worker claims a batch of rows in one statement, setting ``locked_until`` (the lease's
     end, which it renews while sending) and ``claimed_by`` (a token naming that batch, which
-    fences its later updates); a crashed worker's claim simply expires. Times are UTC.
+    fences its later updates; on a ``sent`` row it names the worker that sent it:
+    ``host:pid:random``); a crashed worker's claim simply expires. Times are UTC.
     """
 
     __tablename__ = "outbox_message"

@@ -519,13 +519,14 @@ def _fail(row: OutboxMessage, exc: BaseException, now: datetime, max_attempts: i
                     row.id, row.attempts, row.next_attempt_at.isoformat(), row.last_error)
 
 
-def _mark_sent(row: OutboxMessage, refused: dict | None) -> None:
-    """Mark ``row`` sent now (no commit). Whoever holds its claim: it was delivered, and a row
-    already marked by another worker's copy keeps its first ``sent_at``."""
+def _mark_sent(row: OutboxMessage, refused: dict | None, token: str) -> None:
+    """Mark ``row`` sent now by the claim ``token`` (kept in ``claimed_by``: which worker sent
+    it); no commit. Whoever holds its claim by now: it was delivered. A row already marked by
+    another worker's copy keeps its first ``sent_at``."""
     table = OutboxMessage.__table__
     db.session.execute(update(table).where(table.c.id == row.id, table.c.status != "sent")
                        .values(status="sent", sent_at=utcnow(), locked_until=None,
-                               claimed_by=None,
+                               claimed_by=token,
                                last_error=_describe_refused(refused) if refused else None))
 
 
@@ -593,7 +594,7 @@ def process_batch(*, limit: int = 20, now: datetime | None = None, stop=None) ->
                 _fail(row, exc, now, max_attempts, token)
                 db.session.commit()
                 continue
-            _mark_sent(row, refused)
+            _mark_sent(row, refused, token)
             db.session.commit()
             sent += 1
     return Batch(len(rows), sent)
