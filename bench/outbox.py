@@ -12,8 +12,9 @@ emptied, ``--messages`` e-mails are queued (a unit's dispatch e-mail: text and H
 then that many worker processes (``run_worker``, the loop ``flask worker`` runs, with the
 shipped configuration: batches of 20, 20 s leases) are started; each builds its app first and
 waits, and the clock starts when all are released at once and stops when the SMTP server has
-every message. Prints messages/s per run (the median of ``--repeat`` runs) and the ratio of
-each to one worker. Exits 1 when a message is missing, arrives twice, or a row is not ``sent``.
+every message. Prints messages/s per run (the median of ``--repeat`` runs), the workers' CPU
+time per message (what the rate would be on an idle core: 1000 / that), the load average (the
+machine may be shared) and the ratio of each worker count's rate to one worker's. Exits 1 when a message is missing, arrives twice, or a row is not ``sent``.
 """
 from __future__ import annotations
 
@@ -87,15 +88,18 @@ def app_config(db_url: str, smtp_port: int, instance: str) -> dict:
             "RATELIMIT_ENABLED": False, "PUBLIC_BASE_URL": "https://lckzm.lodz.example"}
 
 
-def worker_process(config: dict, ready, go, stop) -> None:
-    """One outbox worker: build the app, say ready, wait for ``go``, run until ``stop``."""
+def worker_process(config: dict, ready, go, stop, cpu) -> None:
+    """One outbox worker: build the app, say ready, wait for ``go``, run until ``stop``, then
+    put the CPU seconds the run took on the queue ``cpu``."""
     app = create_app(config)
     with app.app_context():  # open the engine before the clock starts
         db.session.execute(text("SELECT 1"))
         db.session.remove()
     ready.release()
     go.wait()
+    start = time.process_time()
     run_worker(app, stop=stop)
+    cpu.put(time.process_time() - start)
 
 
 def queue(app, n: int) -> None:
@@ -130,13 +134,13 @@ def check(app, sink: Sink, n: int) -> list[str]:
     return problems
 
 
-def run(config: dict, app, sink: Sink, n: int, workers: int, timeout: float) -> float:
-    """One measured run; returns messages per second."""
+def run(config: dict, app, sink: Sink, n: int, workers: int, timeout: float) -> tuple[float, float]:
+    """One measured run; returns (messages per second, worker CPU milliseconds per message)."""
     queue(app, n)
     sink.reset()
     ctx = multiprocessing.get_context("spawn")
-    ready, go, stop = ctx.Semaphore(0), ctx.Event(), ctx.Event()
-    procs = [ctx.Process(target=worker_process, args=(config, ready, go, stop), daemon=True)
+    ready, go, stop, cpu = ctx.Semaphore(0), ctx.Event(), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=worker_process, args=(config, ready, go, stop, cpu), daemon=True)
              for _ in range(workers)]
     for p in procs:
         p.start()
@@ -151,6 +155,7 @@ def run(config: dict, app, sink: Sink, n: int, workers: int, timeout: float) -> 
         took = time.perf_counter() - start
     finally:
         stop.set()
+        cpu_seconds = sum(cpu.get(timeout=60) for _ in procs)
         for p in procs:
             p.join(30)
             if p.is_alive():
@@ -158,7 +163,7 @@ def run(config: dict, app, sink: Sink, n: int, workers: int, timeout: float) -> 
     problems = check(app, sink, n)
     if problems:
         raise SystemExit("; ".join(problems))
-    return n / took
+    return n / took, cpu_seconds * 1000 / n
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,12 +196,17 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[int, float] = {}
     try:
         for count in counts:
-            rates = [run(config, app, sink, args.messages, count, args.timeout)
-                     for _ in range(args.repeat)]
+            runs = [run(config, app, sink, args.messages, count, args.timeout)
+                    for _ in range(args.repeat)]
+            rates = [rate for rate, _cpu in runs]
             results[count] = sorted(rates)[len(rates) // 2]
             each = ", ".join(f"{r:.0f}" for r in rates)
+            cpu = sorted(c for _rate, c in runs)[len(runs) // 2]
+            load = os.getloadavg()[0]
             print(f"{args.db}: {count} worker(s), {args.messages} e-mails: "
-                  f"{results[count]:.0f} messages/s (runs: {each})", flush=True)
+                  f"{results[count]:.0f} messages/s (runs: {each}); workers' CPU "
+                  f"{cpu:.1f} ms/message; load average {load:.1f} on {os.cpu_count()} cores",
+                  flush=True)
     finally:
         controller.stop()
         if args.db == "postgresql":

@@ -21,7 +21,7 @@ from flask import current_app
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def _eml_name(msg: email.message.EmailMessage) -> str:
+def _eml_name(msg: email.message.Message) -> str:
     """File name from the Message-ID's left part (``<outbox-3-ab@host>`` -> ``outbox-3-ab.eml``),
     so a resend of the same outbox row overwrites its file instead of adding a second one."""
     message_id = (msg.get("Message-ID") or "").strip().strip("<>")
@@ -29,7 +29,7 @@ def _eml_name(msg: email.message.EmailMessage) -> str:
     return f"{local or uuid.uuid4().hex}.eml"
 
 
-def _write_eml(msg: email.message.EmailMessage, directory: Path) -> Path:
+def _write_eml(msg: email.message.Message, directory: Path) -> Path:
     """Write ``msg`` to ``directory/<id>.eml`` atomically (temporary file, fsync, rename), so a
     reader never sees half a message. Returns the path."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ class Mailer:
             raise
         return smtp
 
-    def send(self, msg: email.message.EmailMessage) -> dict:
+    def send(self, msg: email.message.Message) -> dict:
         """Send ``msg`` (From/To/Subject set; From defaults to ``MAIL_DEFAULT_SENDER``).
 
         Returns the recipients refused while others were accepted (``{address: (code,
@@ -104,7 +104,7 @@ class Mailer:
                 raise
         return self._send_once(msg)
 
-    def _send_once(self, msg: email.message.EmailMessage) -> dict:
+    def _send_once(self, msg: email.message.Message) -> dict:
         if self._smtp is None:
             self._smtp = self._connect()
         try:
@@ -143,7 +143,7 @@ _MESSAGE_REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
                      smtplib.SMTPDataError)
 
 
-def send_message(msg: email.message.EmailMessage) -> dict:
+def send_message(msg: email.message.Message) -> dict:
     """Send ``msg`` on a connection of its own (see :meth:`Mailer.send` for the return value
     and errors); the outbox worker uses a :class:`Mailer` per batch instead."""
     with Mailer() as mailer:
