@@ -19,11 +19,10 @@ machine may be shared) and the ratio of each worker count's rate to one worker's
 from __future__ import annotations
 
 import argparse
-import email
-import email.policy
 import logging
 import multiprocessing
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -48,6 +47,9 @@ from webapp.dispatch.worker import run_worker  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 
 
+MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.MULTILINE | re.IGNORECASE)
+
+
 class Sink:
     """aiosmtpd handler counting the Message-IDs it accepts; :meth:`wait_for` blocks on a
     condition until a count is reached."""
@@ -58,9 +60,10 @@ class Sink:
         self.cond = threading.Condition()
 
     async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        # The header by a regex, not a parse: the sink shares the machine with the workers.
+        found = MESSAGE_ID.search(envelope.content)
         with self.cond:
-            self.ids[str(msg["Message-ID"])] += 1
+            self.ids[found.group(1) if found else b""] += 1
             self.total += 1
             self.cond.notify_all()
         return "250 OK"
@@ -148,11 +151,11 @@ def run(config: dict, app, sink: Sink, n: int, workers: int, timeout: float) -> 
         for _ in procs:
             if not ready.acquire(timeout=120):
                 raise SystemExit("a worker did not start within 120 s")
-        start = time.perf_counter()
+        start, server_cpu = time.perf_counter(), time.process_time()
         go.set()
         if not sink.wait_for(n, timeout):
             raise SystemExit(f"only {sink.total} of {n} messages within {timeout:.0f} s")
-        took = time.perf_counter() - start
+        took, server_cpu = time.perf_counter() - start, time.process_time() - server_cpu
     finally:
         stop.set()
         cpu_seconds = sum(cpu.get(timeout=60) for _ in procs)
@@ -163,6 +166,9 @@ def run(config: dict, app, sink: Sink, n: int, workers: int, timeout: float) -> 
     problems = check(app, sink, n)
     if problems:
         raise SystemExit("; ".join(problems))
+    print(f"  {workers} worker(s): {n / took:.0f} messages/s, workers' CPU "
+          f"{cpu_seconds * 1000 / n:.1f} ms/message, SMTP server's {server_cpu * 1000 / n:.1f}",
+          flush=True)
     return n / took, cpu_seconds * 1000 / n
 
 
