@@ -12,7 +12,7 @@ emptied, ``--messages`` e-mails are queued (a unit's dispatch e-mail: text and H
 then that many worker processes (``run_worker``, the loop ``flask worker`` runs, with the
 shipped configuration: batches of 20, 20 s leases) are started; each builds its app first and
 waits, and the clock starts when all are released at once and stops when the SMTP server has
-every message. Prints messages/s per run (the median of ``--repeat`` runs), the workers' CPU
+every message. Prints messages/s per run (the median of ``--repeat`` runs, interleaved: 1, 2, 1, 2 ...), the workers' CPU
 time per message (what the rate would be on an idle core: 1000 / that), the load average (the
 machine may be shared) and the ratio of each worker count's rate to one worker's. Exits 1 when a message is missing, arrives twice, or a row is not ``sent``.
 """
@@ -201,18 +201,19 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(config)
     results: dict[int, float] = {}
     try:
+        runs: dict[int, list[tuple[float, float]]] = {count: [] for count in counts}
+        for _ in range(args.repeat):  # interleaved, so each count sees the same load
+            for count in counts:
+                runs[count].append(run(config, app, sink, args.messages, count, args.timeout))
         for count in counts:
-            runs = [run(config, app, sink, args.messages, count, args.timeout)
-                    for _ in range(args.repeat)]
-            rates = [rate for rate, _cpu in runs]
+            rates = [rate for rate, _cpu in runs[count]]
             results[count] = sorted(rates)[len(rates) // 2]
             each = ", ".join(f"{r:.0f}" for r in rates)
-            cpu = sorted(c for _rate, c in runs)[len(runs) // 2]
-            load = os.getloadavg()[0]
+            cpu = sorted(c for _rate, c in runs[count])[len(rates) // 2]
             print(f"{args.db}: {count} worker(s), {args.messages} e-mails: "
-                  f"{results[count]:.0f} messages/s (runs: {each}); workers' CPU "
-                  f"{cpu:.1f} ms/message; load average {load:.1f} on {os.cpu_count()} cores",
-                  flush=True)
+                  f"{results[count]:.0f} messages/s (median of runs: {each}); workers' CPU "
+                  f"{cpu:.1f} ms/message; load average now {os.getloadavg()[0]:.1f} on "
+                  f"{os.cpu_count()} cores", flush=True)
     finally:
         controller.stop()
         if args.db == "postgresql":
