@@ -55,6 +55,7 @@ class _Handler:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.server.lock:
             self.server.messages.append(message)
+            self.server.peers.append(tuple(session.peer))
             self.server.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
 
@@ -76,6 +77,7 @@ class SMTPServer:
         self.port = port or free_port()
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.peers: list[tuple] = []     # (host, port) of the connection of each message
         self.lock = threading.Lock()
         self.gate: threading.Event | None = None
         self.delay = 0.0

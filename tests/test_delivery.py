@@ -372,8 +372,9 @@ def test_the_default_lease_lets_another_worker_take_over_within_30_seconds(make_
 
 def test_a_worker_killed_mid_batch_loses_nothing(make_app, smtp_server, tmp_path):
     """`flask worker` is killed with SIGKILL while the SMTP server is taking its third message;
-    a second worker started afterwards sends everything, the interrupted one at least once
-    (same Message-ID), once its dead predecessor's lease has expired."""
+    a second worker started afterwards sends everything, once its dead predecessor's lease on
+    the rest of its batch has expired. Only the interrupted one can arrive twice (same
+    Message-ID)."""
     app = make_app(**smtp_server.config)
     smtp_server.delay = 0.05
     smtp_server.gate_after = 2          # the third DATA is held until the worker is dead
@@ -404,7 +405,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(make_app, smtp_server, tmp_path
             rows = outbox_rows()
             claimed = [r.id for r in rows if r.status == "pending" and r.locked_until]
             assert [r.status for r in rows].count("sent") == 2
-        assert len(claimed) == 1, "the killed worker should hold exactly its third message"
+        # The killed worker claimed the whole batch: it still holds the six it had not sent.
+        assert len(claimed) == count - 2
         second = start()
         _wait(lambda: _ctx(app, lambda: all(r.status == "sent" for r in outbox_rows())), 60,
               "every message to be sent")
@@ -421,9 +423,11 @@ def test_a_worker_killed_mid_batch_loses_nothing(make_app, smtp_server, tmp_path
         from webapp.dispatch.services import message_id
         rows = outbox_rows()
         expected = {message_id(row) for row in rows}
-        # The row the dead worker held was claimed again and sent by the second one.
-        assert [r.attempts for r in rows if r.id in claimed] == [2]
+        # The rows the dead worker held were claimed again and sent by the second one.
+        assert [r.attempts for r in rows if r.id in claimed] == [2] * len(claimed)
+        in_flight = message_id(rows[2])
     received = [m["Message-ID"] for m in smtp_server.messages]
     assert set(received) == expected                    # none lost
-    assert len(received) <= count + 1                   # at most the interrupted one twice
+    twice = {m for m in received if received.count(m) > 1}
+    assert twice <= {in_flight}                         # at most the interrupted one twice
     assert took < 30, f"the second worker needed {took:.1f} s"

@@ -286,3 +286,118 @@ def test_enqueue_refuses_a_bad_key(app, bad):
     from webapp.dispatch.services import enqueue
     with app.app_context(), pytest.raises(ValueError):
         enqueue("test", bad, {})
+
+
+# --------------------------------------------------------------------- batched claims (issue 12)
+
+def test_two_worker_processes_deliver_each_message_exactly_once(make_app, smtp_server, tmp_path):
+    """Two `flask worker` processes on one database (SQLite or PostgreSQL), small batches and a
+    slow server so their claims interleave: every message reaches the SMTP server exactly once,
+    and both workers sent some."""
+    from webapp.dispatch.services import message_id
+    app = make_app(**smtp_server.config)
+    smtp_server.delay = 0.02
+    count = 80
+    with app.app_context():
+        enqueue_plain(count)
+    flask = Path(sys.executable).with_name("flask")
+    env = {**worker_env(app), "WORKER_BATCH_SIZE": "4", "WORKER_POLL_SECONDS": "0.2"}
+    logs = [open(tmp_path / f"worker-{i}.log", "wb") for i in range(2)]  # files: pipes fill up
+    procs = [subprocess.Popen([str(flask), "worker"], env=env, cwd=ROOT, stdout=log,
+                              stderr=subprocess.STDOUT) for log in logs]
+    try:
+        smtp_server.wait_for(count, timeout=120)
+        deadline = time.monotonic() + 30
+        with app.app_context():
+            while time.monotonic() < deadline:
+                if all(r.status == "sent" for r in outbox_rows()):
+                    break
+                time.sleep(0.05)
+            rows = outbox_rows()
+            expected = sorted(message_id(r) for r in rows)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(20)
+        for log in logs:
+            log.close()
+    assert [r.status for r in rows] == ["sent"] * count
+    assert [r.attempts for r in rows] == [1] * count
+    assert sorted(m["Message-ID"] for m in smtp_server.messages) == expected  # each once
+    senders = {r.claimed_by.split(":")[1] for r in rows}       # the pid in the claim token
+    assert senders == {str(p.pid) for p in procs}, "one worker did all the work"
+
+
+def test_an_expired_claim_is_taken_over_and_sent(make_app, smtp_server):
+    """A worker that claimed a batch and died (its lease never renewed): the rows stay claimed
+    for one lease, then another worker claims and sends them, counting the second attempt."""
+    from webapp.dispatch.services import _claim_batch, process_due
+    from webapp.extensions import db
+    app = make_app(**smtp_server.config, OUTBOX_LOCK_SECONDS=30)
+    with app.app_context():
+        enqueue_plain(3)
+        now = utcnow()
+        dead = _claim_batch(10, now, "dead-host:1:abc")   # claimed, never sent
+        assert len(dead) == 3
+        assert process_due(now=now + timedelta(seconds=29)) == 0
+        assert {(r.claimed_by, r.attempts) for r in outbox_rows()} == {("dead-host:1:abc", 1)}
+        assert process_due(now=now + timedelta(seconds=31)) == 3
+        rows = outbox_rows()
+        assert [(r.status, r.attempts) for r in rows] == [("sent", 2)] * 3
+        assert all(r.claimed_by != "dead-host:1:abc" for r in rows)
+        db.session.remove()
+    assert len(smtp_server.wait_for(3)) == 3
+
+
+def test_a_batch_goes_over_one_smtp_connection(make_app, smtp_server):
+    from webapp.dispatch.services import process_due
+    app = make_app(**smtp_server.config)
+    with app.app_context():
+        enqueue_plain(5)
+        assert process_due(limit=5) == 5
+    assert len(smtp_server.wait_for(5)) == 5
+    assert len(set(smtp_server.peers)) == 1
+
+
+def test_a_stale_connection_is_reopened_and_the_message_sent(make_app, smtp_server):
+    """The server drops the connection between two messages of a batch (an idle time-out, a
+    restart): the next message goes over a fresh connection, no attempt is lost."""
+    from webapp.dispatch import mail
+    app = make_app(**smtp_server.config)
+    with app.app_context():
+        with mail.Mailer() as mailer:
+            first = email.message.EmailMessage()
+            first["To"], first["Subject"] = "a@example.org", "pierwsza"
+            first.set_content("1")
+            mailer.send(first)
+            smtp_server.stop()
+            smtp_server.start()                      # the old connection is gone
+            second = email.message.EmailMessage()
+            second["To"], second["Subject"] = "b@example.org", "druga"
+            second.set_content("2")
+            mailer.send(second)
+    assert [m["Subject"] for m in smtp_server.wait_for(2)] == ["pierwsza", "druga"]
+
+
+def test_the_worker_waits_for_the_next_due_message_not_a_fixed_poll(make_app, smtp_server):
+    """Nothing due: the loop sleeps until the earliest back-off ends, not WORKER_POLL_SECONDS
+    (30 s here); a temporary refusal with 1 s of back-off is retried within seconds."""
+    from webapp.dispatch.worker import run_worker
+    app = make_app(**smtp_server.config, WORKER_POLL_SECONDS=30, OUTBOX_BACKOFF_SECONDS=1)
+    smtp_server.rcpt_answers["u0@example.org"] = "451 4.3.0 Try later"
+    with app.app_context():
+        enqueue_plain(1)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=(app,), kwargs={"stop": stop})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not smtp_server.refused and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert smtp_server.refused, "the first attempt never reached the server"
+        smtp_server.rcpt_answers.clear()
+        assert len(smtp_server.wait_for(1, timeout=10)) == 1
+    finally:
+        stop.set()
+        thread.join(20)
+    assert not thread.is_alive()

@@ -285,8 +285,9 @@ def _worker_env(app, **extra) -> dict:
 
 def test_worker_killed_mid_batch_and_restarted_delivers_each_notification_once(make_app):
     """200 notifications (one status change, 200 phones); a `flask worker` process is killed
-    with SIGKILL while sending, another one finishes. Every idempotency key reaches the push
-    service; only the one message in flight when the worker died may arrive twice, and then with
+    with SIGKILL while sending, another one finishes (the rest of the dead worker's batch once
+    its lease expires). Counted per (subscription, change) at the push service: every one
+    arrives; only the one message in flight when the worker died may arrive twice, and then with
     the same Topic (collapsed by the push service) and the same tag (shown once by the phone)."""
     from webapp.push.services import subscribe as store_subscription
     app = make_app(PUSH_ALLOW_HTTP=True, PUSH_ALLOWED_HOSTS=["127.0.0.1"], PUSH_MAX_PER_REPORT=500)
@@ -336,4 +337,5 @@ def test_worker_killed_mid_batch_and_restarted_delivers_each_notification_once(m
     for sub_id, tag in twice:
         copies = [r for r in service.received if r.sub_id == sub_id]
         assert len({c.headers["Topic"] for c in copies}) == 1
+        assert {c.payload["tag"] for c in copies} == {tag}
     print(f"killed after {killed_at} deliveries; delivered twice: {len(twice)}")

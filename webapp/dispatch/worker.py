@@ -8,7 +8,7 @@ import time
 
 from flask import Flask
 
-from webapp.dispatch.services import process_due
+from webapp.dispatch.services import next_due_in, process_batch
 from webapp.extensions import db
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,17 @@ def _run_periodic(app: Flask, last_run: dict) -> None:
 
 
 def run_worker(app: Flask, *, stop: threading.Event | None = None, once: bool = False) -> None:
-    """Send due outbox messages until ``stop`` is set (or one pass when ``once``).
+    """Send due outbox messages until ``stop`` is set (or one batch when ``once``).
 
-    Each pass runs :func:`webapp.dispatch.services.process_due` in a fresh app context. When a
-    pass sent nothing, the loop sleeps ``WORKER_POLL_SECONDS`` (2 s); when it sent anything it
-    goes again at once. An error outside a single message (database down) is logged and the
-    loop waits, doubling the wait up to one minute, instead of dying.
+    Each pass runs :func:`webapp.dispatch.services.process_batch` (up to ``WORKER_BATCH_SIZE``
+    rows, 20) in a fresh app context. A pass that claimed anything is followed by the next at
+    once, however little it got (rows lost to other workers' claims, or queued meanwhile: issue
+    12, two workers sent less than one when each slept after every partial batch). Only when
+    nothing was due does the loop wait: until the earliest pending row becomes due (back-off or
+    a dead worker's lease ending) but at most ``WORKER_POLL_SECONDS`` (2 s; new rows are
+    noticed within that). An error outside a single message (database down) is logged and the
+    loop waits, doubling the wait up to one minute, instead of dying. A ``stop`` set mid-batch
+    ends the batch after the message in flight and gives back the rest.
     """
     stop = stop or threading.Event()
     poll = float(app.config.get("WORKER_POLL_SECONDS", 2))
@@ -58,7 +63,8 @@ def run_worker(app: Flask, *, stop: threading.Event | None = None, once: bool = 
         try:
             with app.app_context():
                 try:
-                    sent = process_due(limit=batch)
+                    claimed = process_batch(limit=batch, stop=stop).claimed
+                    wait = 0.0 if claimed else _idle_wait(poll)
                 finally:
                     db.session.remove()
             error_wait = poll
@@ -71,11 +77,15 @@ def run_worker(app: Flask, *, stop: threading.Event | None = None, once: bool = 
             continue
         if once:
             return
-        # Only an empty pass waits: after a partial batch (rows lost to another worker's claims,
-        # or new rows queued meanwhile) more may be due at once (issue 12: two workers sent less
-        # than one because each slept after every partial batch).
-        if sent == 0:
-            stop.wait(poll)
+        if wait:
+            stop.wait(wait)
+
+
+def _idle_wait(poll: float) -> float:
+    """Seconds to wait when nothing was due: until the next pending row is due, at most
+    ``poll``, at least 10 ms (a row due "now" that the claim missed is another worker's)."""
+    due_in = next_due_in()
+    return poll if due_in is None else min(poll, max(0.01, due_in))
 
 
 def start_background_worker(app: Flask) -> threading.Thread:

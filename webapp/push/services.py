@@ -8,18 +8,24 @@ sent with pywebpush. One-click unsubscribe for e-mail: RFC 8058.
 Reliability. A status change enqueues one outbox row per subscription in the same transaction
 (``kind="push"``), with the idempotency key ``push:{report id}:{change id}:{subscription id}``
 as the outbox's unique ``dedupe_key``: a change replayed, or a listener run twice, adds nothing.
-The worker claims a row before sending and marks it sent after the push service answered 201,
-so a worker killed and restarted sends every row again only if it died between the push
-service's answer and the commit (at most the one message in flight per worker). That
-duplicate carries the same ``Topic`` header (a push service keeps only the newest undelivered
-message per topic, RFC 8030 §5.4) and the same notification ``tag`` (the phone replaces a
-notification with the same tag instead of showing a second one), so the resident sees it once.
+The worker claims a batch of rows before sending (a lease, see :mod:`webapp.dispatch.services`)
+and marks each one sent in its own commit right after the push service answered 201, before
+the next POST, so a worker killed and restarted repeats a row only if it died between the push
+service's answer and that commit: at most the one message in flight per worker. The rest of its
+batch is sent by another worker once the lease has expired, once. That repeat cannot be ruled
+out: HTTP push has no transaction spanning the push service and our database, so exactly once
+is not possible at the transport level. The resident still sees one notification: the repeat
+carries the same ``Topic`` header (a push service keeps only the newest undelivered
+message per topic, RFC 8030 §5.4, so a repeat still queued replaces the first) and the same
+notification ``tag`` (the service worker shows it with that tag, and the phone replaces a
+notification with the same tag instead of adding a second one).
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -299,6 +305,12 @@ def topic(key: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()).decode()[:32]
 
 
+@functools.lru_cache(maxsize=4)
+def _vapid(private_pem: bytes) -> Vapid:
+    """The VAPID signer for a key, parsed once per process (parsing cost a share of each send)."""
+    return Vapid.from_pem(private_pem)
+
+
 def send_push(row: OutboxMessage) -> None:
     """Outbox sender for ``kind="push"``: encrypt and POST one notification.
 
@@ -317,7 +329,7 @@ def send_push(row: OutboxMessage) -> None:
         log.info("push %s: subscription gone, nothing to send", row.dedupe_key)
         return
     data = json.dumps(row.payload["notification"], ensure_ascii=False)
-    vapid = Vapid.from_pem(current_app.extensions["push"]["private_pem"])
+    vapid = _vapid(current_app.extensions["push"]["private_pem"])
     try:
         webpush({"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},
                 data=data, vapid_private_key=vapid,
