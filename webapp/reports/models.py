@@ -76,7 +76,7 @@ class Report(db.Model):
     # made when shown, in the reader's language (webapp.routing.services.explain).
     routing_rule: Mapped[str] = mapped_column(String(128), nullable=False, default="")
     tracking_token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    requested_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, index=True)
+    requested_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     updated_at: Mapped[object] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     # Answers to the category's extra questions (routing.toml ``attributes``), by variable code:
     # {"pole_number": "A-12", "blocks_road": "yes"}; the form and Open311 attribute[...] alike.
