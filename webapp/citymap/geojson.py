@@ -48,7 +48,7 @@ def feature_collection(content: BoxContent, config, lang: str) -> dict:
                 "status_label": Status(row.status).label,
                 "category": config.category_name(row.service_code, lang),
                 "requested_at": row.requested_at.isoformat(),
-                "age": format_timedelta(now - row.requested_at, add_direction=True),
+                "age": format_timedelta(row.requested_at - now, add_direction=True),
                 "url": url_for("reports.detail", report_id=row.id),
             }})
     return {"type": "FeatureCollection", "clustered": False, "count": len(features),

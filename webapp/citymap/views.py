@@ -80,7 +80,7 @@ def nearby():
         found = queries.nearby_open_reports(code, lat, long, radius)
     return render_template(
         "map/_nearby.html", found=found, supports=queries.support_counts(r.id for r, _d in found),
-        public_photos=public_photos, age=lambda when: format_timedelta(utcnow() - when, add_direction=True),
+        public_photos=public_photos, age=lambda when: format_timedelta(when - utcnow(), add_direction=True),
         category_name=lambda c: config.category_name(c, lang))
 
 
