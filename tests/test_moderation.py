@@ -2,6 +2,7 @@
 the routing, the outbox, the public page and the audit trail; content rules; operator e-mail."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -206,6 +207,14 @@ def test_nearby_open_reports_are_listed_as_possible_duplicates(app, operator):
     page = operator.get(f"/admin/reports/{rid}").get_data(as_text=True)
     assert f"/admin/reports/{near}" in page
     assert page.count("/admin/reports/") - page.count(f"/admin/reports/{rid}") == 1
+
+
+def test_queue_and_report_page_say_why_the_routing_proposes_its_unit(app, operator):
+    rid = _waiting(app, service_code="TRAFFIC_LIGHT", description="światła nie działają")
+    for path in ("/admin/queue", f"/admin/reports/{rid}"):
+        page = operator.get(path).get_data(as_text=True)
+        why = re.search(r'<dd class="routing-reason">(.*?)</dd>', page, re.S)
+        assert why and why.group(1).strip(), path   # shown before any action, not only after
 
 
 def test_queue_filters_by_category(app, operator):
