@@ -3,6 +3,7 @@ logins with pyotp's codes still work, a configured key (and a rotated one) is us
 leaves the recovery codes working, and the migration encrypts the secrets already stored."""
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
@@ -118,3 +119,38 @@ def test_the_migration_encrypts_stored_secrets_and_downgrade_decrypts(make_app, 
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_session_cookie_never_holds_the_secret_being_enrolled(make_app):
+    """During the first login the new key waits in the (signed, readable) session cookie: it is
+    there encrypted, the enrol page shows the same key on a reload, and pyotp's code enrols."""
+    from tests.factories import create_staff
+    from tests.helpers import SECRET_RE, csrf_token, post_password
+    app = make_app()
+    create_staff(app)
+    client = app.test_client()
+    serializer = app.session_interface.get_signing_serializer(app)
+    cookies = []
+
+    def keep_cookie(response):
+        cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+        cookies.append(cookie.value if cookie else "")
+        return response
+
+    keep_cookie(post_password(client, "operator@lodz.example"))
+    page = keep_cookie(client.get("/admin/login/enrol")).get_data(as_text=True)
+    secret = SECRET_RE.search(page).group(1)
+    again = keep_cookie(client.get("/admin/login/enrol")).get_data(as_text=True)
+    assert SECRET_RE.search(again).group(1) == secret  # a reload keeps the key being scanned
+    sealed = serializer.loads(cookies[-1])["staff_pending"]["secret"]
+    assert sealed.startswith("gAAAAA")  # a Fernet token
+    token = csrf_token(client, "/admin/login/enrol")
+    keep_cookie(client.post("/admin/login/enrol", data={"csrf_token": token, "code": "000000"}))
+    done = keep_cookie(client.post("/admin/login/enrol", data={
+        "csrf_token": token, "code": pyotp.TOTP(secret).now()}))
+    assert done.status_code == 200 and "recovery-codes" in done.get_data(as_text=True)
+    assert client.get("/admin/queue").status_code == 200
+    for raw in cookies:
+        decoded = json.dumps(serializer.loads(raw), default=str) if raw else ""
+        for text in (raw, decoded):
+            assert secret not in text and secret.lower() not in text.lower()

@@ -427,15 +427,32 @@ def _report_with_photo(app):
 
 def test_hidden_photo_is_not_public_but_stays_for_operators(app, operator):
     rid, pid = _report_with_photo(app)
-    assert _act(operator, rid, "hide_photo", photo_id=str(pid)).status_code == 200
+    hidden = _act(operator, rid, "hide_photo", photo_id=str(pid))
+    assert hidden.status_code == 200  # the swapped row already takes the staff-only thumbnail
+    assert f'src="/admin/reports/{rid}/photos/{pid}/thumb.jpg"' in hidden.get_data(as_text=True)
     _act(operator, rid, "approve")
     public = app.test_client()
     assert f"/media/photos/{pid}/" not in public.get(f"/reports/{rid}").get_data(as_text=True)
-    assert public.get(f"/media/photos/{pid}/public.jpg").status_code == 404
-    assert operator.get(f"/admin/reports/{rid}/photos/{pid}").status_code == 200
+    for copy in ("public", "thumb"):  # no one gets the public copies, operators neither
+        for client in (public, operator):
+            assert client.get(f"/media/photos/{pid}/{copy}.jpg").status_code == 404
+            assert client.head(f"/media/photos/{pid}/{copy}.jpg").status_code == 404
+    original = operator.get(f"/admin/reports/{rid}/photos/{pid}")
+    assert original.status_code == 200 and original.mimetype == "image/jpeg"
+    assert public.get(f"/admin/reports/{rid}/photos/{pid}").status_code == 302  # to the login
+    # The panel's row shows the hidden photo's thumbnail from a staff-only, uncached address.
+    row = operator.get(f"/admin/reports/{rid}?lang=en").get_data(as_text=True)
+    assert f'src="/admin/reports/{rid}/photos/{pid}/thumb.jpg"' in row
+    assert f"/media/photos/{pid}/" not in row and "Hidden from the public" in row
+    thumb = operator.get(f"/admin/reports/{rid}/photos/{pid}/thumb.jpg")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    assert "no-store" in thumb.headers["Cache-Control"]
+    assert thumb.data[:2] == b"\xff\xd8" and thumb.data != original.data  # the 400 px copy
+    assert public.get(f"/admin/reports/{rid}/photos/{pid}/thumb.jpg").status_code == 302
     assert _audit(app, "photo.hide")[0].after == {"hidden": True, "report": rid}
     assert _act(operator, rid, "show_photo", photo_id=str(pid)).status_code == 200
     assert public.get(f"/media/photos/{pid}/public.jpg").status_code == 200
+    assert public.get(f"/media/photos/{pid}/thumb.jpg").status_code == 200
 
 
 def test_rotating_turns_the_public_copy_not_the_original(app, operator):

@@ -84,3 +84,14 @@ def test_block_wraps_round_the_antimeridian(make_app):
         edge = minimap(0.0, -179.9999)
     assert [t.x for t in edge.tiles[:2]] == [2 ** 17 - 1, 0]
     assert 256 < edge.marker_x < 270  # 0.0001° (9 px at zoom 17) right of the middle line
+
+
+def test_tiles_send_the_origin_as_referer_but_never_the_panel_url(make_app):
+    """OSM's tile policy wants a Referer, but the panel's pages say ``same-origin`` (their URLs
+    name reports): each tile asks for ``strict-origin``, only ``https://host/`` goes out."""
+    app = make_app()
+    rid, response = _queue_with_one_report(app, lat=51.7593, long=19.4573)
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    tags = re.findall(r"<img [^>]+>", _figure(response.get_data(as_text=True), rid))
+    assert len(tags) == 4
+    assert all('referrerpolicy="strict-origin"' in tag for tag in tags)

@@ -3,14 +3,21 @@ report through ``POST requests.json``, and once revoked there it gets 403. Every
 the audit trail; the token is shown once and never stored or audited."""
 from __future__ import annotations
 
+import json
 import re
+import threading
+from contextlib import contextmanager
 
+import pyotp
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from werkzeug.serving import make_server
 
-from tests.helpers import csrf_token, element_attrs, staff_client
+from tests.factories import create_staff
+from tests.helpers import PASSWORD, SECRET_RE, csrf_token, element_attrs, staff_client
 from webapp.audit.models import AuditEntry
 from webapp.extensions import db
 from webapp.open311.apikeys import authenticate
@@ -45,8 +52,9 @@ def _audit(app, action):
 
 def test_a_key_made_in_the_panel_files_a_report_and_is_refused_once_revoked(app):
     admin = _admin(app)
-    response = _create(admin, rate_limit="50 per hour")
-    assert response.status_code == 200
+    made = _create(admin, rate_limit="50 per hour")
+    assert made.status_code == 303 and made.headers["Location"].endswith("/admin/apikeys/")
+    response = admin.get("/admin/apikeys/?lang=en")
     assert response.headers["Cache-Control"] == "private, no-store"
     html = response.get_data(as_text=True)
     token = TOKEN_RE.search(html).group(1)
@@ -91,6 +99,74 @@ def test_a_key_made_in_the_panel_files_a_report_and_is_refused_once_revoked(app)
     admin.post(f"/admin/apikeys/{key.id}/revoke",
                data={"csrf_token": csrf_token(admin, "/admin/apikeys/")})
     assert len(_audit(app, "apikey.revoke")) == 1
+
+
+@contextmanager
+def _served(app):
+    """``app`` on a real HTTP port (werkzeug in a thread): its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def _form_token(http, url):
+    return CSRF_RE.search(http.get(url, timeout=10).text).group(1)
+
+
+def _http_admin(url) -> requests.Session:
+    """A ``requests`` session logged in as the admin (password, then TOTP enrolment)."""
+    http = requests.Session()
+    login = f"{url}/admin/login"
+    http.post(login, timeout=10, data={"csrf_token": _form_token(http, login),
+                                       "email": "admin@lodz.example", "password": PASSWORD})
+    enrol = f"{url}/admin/login/enrol"
+    page = http.get(enrol, timeout=10).text
+    code = pyotp.TOTP(SECRET_RE.search(page).group(1)).now()
+    done = http.post(enrol, timeout=10, data={"csrf_token": CSRF_RE.search(page).group(1),
+                                              "code": code})
+    assert "recovery" in done.text, done.text
+    return http
+
+
+def test_a_new_key_is_shown_once_after_a_redirect_and_a_reload_makes_no_second(app):
+    create_staff(app, "admin@lodz.example", "admin")
+    with _served(app) as url:
+        http = _http_admin(url)
+        page = f"{url}/admin/apikeys/"
+        made = http.post(f"{page}?lang=en", allow_redirects=False, timeout=10, data={
+            "csrf_token": _form_token(http, page), "name": "Łódź Fixer",
+            "contact": "dev@example.org", "rate_limit": ""})
+        assert made.status_code == 303 and made.headers["Location"].endswith("/admin/apikeys/")
+        assert "new-token" not in made.text  # the token travels only in the page after it
+        cookie = http.cookies.get(app.config["SESSION_COOKIE_NAME"])
+        held = app.session_interface.get_signing_serializer(app).loads(cookie)
+        shown = http.get(page, params={"lang": "en"}, timeout=10)
+        assert shown.headers["Cache-Control"] == "private, no-store"
+        token = TOKEN_RE.search(shown.text).group(1)
+        copy = element_attrs(shown.text, "new-token-copy")  # shown by moderation.js
+        assert copy["data-copy"] == "new-token" and "hidden" in copy
+        assert element_attrs(shown.text, "new-token-status")["role"] == "status"
+        with app.app_context():
+            assert authenticate(token).name == "Łódź Fixer"
+        # Kept in the (signed, readable) session cookie until then, but encrypted.
+        assert held["apikey_fresh"]["token"].startswith("gAAAAA")
+        assert token not in json.dumps(held) and token not in cookie
+        reloaded = http.get(page, params={"lang": "en"}, timeout=10)
+        assert reloaded.status_code == 200
+        assert token not in reloaded.text and 'id="new-token"' not in reloaded.text
+        assert "Łódź Fixer" in reloaded.text
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ApiKey.id))) == 1
+    assert len(_audit(app, "apikey.create")) == 1
 
 
 def test_a_bad_rate_limit_or_missing_fields_are_shown_at_their_fields(app):
@@ -157,11 +233,13 @@ def test_hostile_key_forms_never_answer_5xx(admin_for_fuzz, data):
     with app.app_context():
         before = db.session.scalar(select(func.count(ApiKey.id)))
     response = admin.post("/admin/apikeys/", data=fields)
-    assert response.status_code in (200, 422), (fields, response.status_code)
+    assert response.status_code in (303, 422), (fields, response.status_code)
     with app.app_context():
         after = db.session.scalar(select(func.count(ApiKey.id)))
+    if response.status_code == 303:
+        response = admin.get(response.headers["Location"])
     made = TOKEN_RE.search(response.get_data(as_text=True))
-    assert (response.status_code == 200) == bool(made) == (after == before + 1), fields
+    assert bool(made) == (after == before + 1), fields
     if made:  # the key it showed works for the API's authentication
         with app.test_request_context():
             assert authenticate(made.group(1)).revoked_at is None

@@ -63,6 +63,42 @@
     event.preventDefault();
   });
 
+  // The API key screen's "copy" button: the clipboard API where the browser allows it, else
+  // the token is selected (and execCommand tried) so Ctrl+C copies it; a live region says which.
+  function copyButton(button) {
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    var status = document.getElementById(button.getAttribute("data-copy-status"));
+    if (!field || !status) { return; }
+    function say(text) { status.textContent = text; }
+    function selectAll() {
+      field.focus();
+      field.select();
+      var copied = false;
+      try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+      say(button.getAttribute(copied ? "data-copied" : "data-selected"));
+    }
+    button.addEventListener("click", function () {
+      say("");
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(function () {
+          say(button.getAttribute("data-copied"));
+        }, selectAll);
+      } else {
+        selectAll();
+      }
+    });
+    button.hidden = false;
+  }
+
+  function ready() {
+    Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), copyButton);
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
+  }
+
   // After an action htmx swaps the row: keep the operator's place by focusing the new row.
   document.addEventListener("htmx:afterSwap", function (event) {
     var detail = event.detail || {};

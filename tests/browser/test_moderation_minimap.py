@@ -37,11 +37,12 @@ def test_queue_minimap_loads_its_tiles_and_opens_the_city_map_there(live_server,
     with app.app_context():
         rid = make_report(service_code="TRAFFIC_LIGHT", status="awaiting_moderation", lat=LAT,
                           long=LONG, history=[("awaiting_moderation", "", "system", None, "zdit", 0)]).id
-    tile, tiles_asked, errors = _tile_png(), [], []
+    tile, tiles_asked, referers, errors = _tile_png(), [], set(), []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
     def answer_tile(route):
         tiles_asked.append(urlsplit(route.request.url).path.removesuffix(".png").lstrip("/"))
+        referers.add(route.request.header_value("referer"))
         route.fulfill(status=200, content_type="image/png", body=tile)
     page.context.route("https://tile.openstreetmap.org/**", answer_tile)
 
@@ -58,6 +59,8 @@ def test_queue_minimap_loads_its_tiles_and_opens_the_city_map_there(live_server,
     figure = page.locator(f"#report-{rid}-map")
     expect(figure).to_be_visible()
     wait_until(page, lambda: BLOCK <= set(tiles_asked), what="the row's four tiles")
+    # OSM's tile policy wants a Referer; the panel's own URL (it names reports) stays home.
+    assert referers == {f"{url}/"}
     assert axe_violations(page) == []
     assert [e for e in errors if "Content Security Policy" in e] == []
 

@@ -18,12 +18,14 @@ import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import InvalidToken
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from webapp.audit.services import record
+from webapp.auth import crypto
 from webapp.auth.models import ROLES, RecoveryCode, StaffUser
 from webapp.clock import utcnow
 from webapp.extensions import db
@@ -190,6 +192,24 @@ def register_success(user: StaffUser, method: str) -> None:
 def new_totp_secret() -> str:
     """A fresh base32 TOTP secret (160 bits)."""
     return pyotp.random_base32(32)
+
+
+def seal_secret(secret: str) -> str:
+    """``secret`` encrypted (:func:`webapp.auth.crypto.encrypt`, the DB column's Fernet keys)
+    for the session cookie during enrolment: the cookie is signed, not secret, and a copy of it
+    must not hand out the second factor."""
+    return crypto.encrypt(secret)
+
+
+def open_secret(sealed) -> str | None:
+    """The secret in ``sealed`` (from :func:`seal_secret`), or None when it is missing, not a
+    string, or no configured key opens it (the keys changed: enrolment starts with a new one)."""
+    if not isinstance(sealed, str) or not sealed:
+        return None
+    try:
+        return crypto.decrypt(sealed)
+    except (InvalidToken, UnicodeError):
+        return None
 
 
 def provisioning_uri(user: StaffUser, secret: str) -> str:

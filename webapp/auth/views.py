@@ -105,11 +105,12 @@ def second_factor():
 
 
 def _enrolment_secret(pending: dict) -> str:
-    """The TOTP key being enrolled, made once and kept in the pending login."""
-    secret = pending.get("secret")
+    """The TOTP key being enrolled, made once and kept in the pending login, encrypted: the
+    session cookie is only signed, so anyone holding a copy could read it otherwise."""
+    secret = services.open_secret(pending.get("secret"))
     if not secret:
         secret = services.new_totp_secret()
-        session[PENDING_KEY] = {**pending, "secret": secret}
+        session[PENDING_KEY] = {**pending, "secret": services.seal_secret(secret)}
     return secret
 
 

@@ -1,5 +1,5 @@
 """The admin's Open311 API keys page (``/admin/apikeys/``): the list, the form issuing a key
-(its token is shown once, on the answer to that POST), and revoking with a confirmation page.
+(it redirects, 303, to the list, which shows the new token once), and revoking with a confirmation page.
 Every response is ``Cache-Control: private, no-store``: one of them carries a token."""
 from __future__ import annotations
 
@@ -44,14 +44,16 @@ def _page(form: ApiKeyForm, status: int = 200, **extra):
 @bp.get("/")
 @staff_required("admin")
 def index():
-    """Every key (name, contact, made, last report, rate limit, state) and the new-key form."""
-    return _page(ApiKeyForm(formdata=None))
+    """Every key (name, contact, made, last report, rate limit, state) and the new-key form;
+    right after issuing a key, also its token (this once: a reload no longer shows it)."""
+    return _page(ApiKeyForm(formdata=None), **keys.take_for_display())
 
 
 @bp.post("/")
 @staff_required("admin")
 def create():
-    """Issue a key: the answer shows its token, once (422 with the errors when refused)."""
+    """Issue a key and redirect (303) to the list, which shows its token once; a reload of
+    that page re-sends no form. 422 with the errors when refused."""
     form = ApiKeyForm()
     if not form.validate():
         return _page(form, 422)
@@ -63,7 +65,8 @@ def create():
         form[exc.field].errors.append(exc.message)
         return _page(form, 422)
     db.session.commit()
-    return _page(ApiKeyForm(formdata=None), new_key=key, token=token)
+    keys.hold_for_display(key, token)
+    return redirect(url_for("apikeys.index"), code=303)
 
 
 @bp.get("/<int:key_id>/revoke")

@@ -3,18 +3,29 @@
 The keys themselves are :mod:`webapp.open311.apikeys` (the same functions as ``flask
 apikeys``); this module adds the audit entry and commits nothing, so a view commits the key
 and its entry together. The token is never audited: only its hash is stored anywhere.
+
+Issuing is Post/Redirect/Get: the POST keeps the new token in the session, encrypted (the
+cookie is signed, not secret), and the list page it redirects to takes it out and shows it
+once, so reloading that page shows nothing new and makes no second key.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
+from cryptography.fernet import InvalidToken
+from flask import current_app, session
 from flask_babel import lazy_gettext as _l
 
 from webapp.audit.services import record
+from webapp.auth import crypto
 from webapp.moderation.services import ModerationError
 from webapp.open311 import apikeys
 from webapp.reports.models import ApiKey
+
+
+#: Session entry holding the key just issued until the list page shows it:
+#: ``{"id": key id, "token": Fernet token of the key's token}``.
+FRESH_KEY = "apikey_fresh"
 
 
 @dataclass
@@ -66,3 +77,24 @@ def revoke(key_id: int, *, actor) -> ApiKey:
         record("apikey.revoke", actor=actor, object_type="api_key", object_id=key.id,
                before=before, after=_audited(key))
     return key
+
+
+def hold_for_display(key: ApiKey, token: str) -> None:
+    """Keep ``token`` of the just issued ``key`` for the next list page, encrypted with the
+    Fernet keys of :mod:`webapp.auth.crypto` (only its hash is stored in the database)."""
+    session[FRESH_KEY] = {"id": key.id, "token": crypto.encrypt(token)}
+
+
+def take_for_display() -> dict:
+    """The key issued just before and its token, removed from the session so they are shown
+    once: ``{"new_key": ApiKey, "token": str}``, or ``{}`` when nothing is waiting (or the
+    entry cannot be read: a changed encryption key, a tampered cookie)."""
+    held = session.pop(FRESH_KEY, None)
+    if not isinstance(held, dict) or not isinstance(held.get("token"), str):
+        return {}
+    key = apikeys.get_key(held.get("id")) if isinstance(held.get("id"), int) else None
+    try:
+        token = crypto.decrypt(held["token"])
+    except (InvalidToken, UnicodeError):
+        return {}
+    return {"new_key": key, "token": token} if key is not None else {}

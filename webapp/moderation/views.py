@@ -14,7 +14,7 @@ from webapp.moderation import services, switches
 from webapp.moderation.services import ModerationError, QueueFilters
 from webapp.negotiation import is_htmx
 from webapp.photos.models import Photo
-from webapp.photos.views import send_original
+from webapp.photos.views import send_original, send_thumbnail_privately
 from webapp.reports.models import Report
 from webapp.routing.services import current_routing, explain
 
@@ -68,14 +68,26 @@ def report(report_id: int):
     return render_template("moderation/report.html", row=_row_context(item), routing=_routing())
 
 
+def _report_photo(report_id: int, photo_id: int) -> Photo:
+    photo = db.session.get(Photo, photo_id)
+    if photo is None or photo.report_id != report_id:
+        abort(404)
+    return photo
+
+
 @bp.get("/reports/<int:report_id>/photos/<int:photo_id>")
 @staff_required()
 def photo_original(report_id: int, photo_id: int):
     """The original photo as uploaded (EXIF included), for operators only."""
-    photo = db.session.get(Photo, photo_id)
-    if photo is None or photo.report_id != report_id:
-        abort(404)
-    return send_original(photo)
+    return send_original(_report_photo(report_id, photo_id))
+
+
+@bp.get("/reports/<int:report_id>/photos/<int:photo_id>/thumb.jpg")
+@staff_required()
+def photo_thumb(report_id: int, photo_id: int):
+    """The thumbnail for the panel's row of a photo hidden from the public (whose public
+    thumbnail answers 404), for operators only; ``private, no-store``."""
+    return send_thumbnail_privately(_report_photo(report_id, photo_id))
 
 
 def _perform(report: Report, action: str):

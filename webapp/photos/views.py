@@ -81,6 +81,25 @@ def send_original(photo: Photo) -> Response:
         etag=False,
         max_age=0,
     )
+    return _private(response)
+
+
+def send_thumbnail_privately(photo: Photo) -> Response:
+    """Response with the thumbnail of ``photo`` (JPEG, at most 400 px, as rotated) for views
+    that have already checked the viewer: the operators' panel still shows a photo hidden from
+    the public, whose public URL then answers 404. ``Cache-Control: private, no-store``.
+    Aborts with 404 when the file is missing from storage."""
+    try:
+        path = get_storage().path(photo.thumb_key)
+    except ValueError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    return _private(send_file(path, mimetype="image/jpeg", conditional=False, etag=False,
+                              max_age=0))
+
+
+def _private(response: Response) -> Response:
     response.cache_control.public = False
     response.cache_control.max_age = None
     response.cache_control.no_cache = None
