@@ -21,8 +21,9 @@ from webapp.errors import render_error
 
 bp = Blueprint("photos", __name__)
 
-# Public copies never change under a given URL (content-addressed files, fixed photo id).
-PUBLIC_MAX_AGE = 365 * 24 * 3600
+# An hour, then a cheap revalidation (ETag): an operator may rotate a photo (new file under the
+# same URL) or hide it (404), and shared caches must learn of it within the hour, not a year.
+PUBLIC_MAX_AGE = 3600
 
 
 def _send_public(photo_id: int, attr: str) -> Response:
@@ -41,7 +42,6 @@ def _send_public(photo_id: int, attr: str) -> Response:
     except OSError:  # the file is there but cannot be read (permissions, I/O error)
         return render_error(503, _("This photo is temporarily unavailable."))
     response.cache_control.public = True
-    response.cache_control.immutable = True
     return response
 
 
