@@ -52,7 +52,7 @@ def local_datetime(value, fmt: str = "datetime") -> str:
 
 
 def fragment(name: str, **vary) -> Markup:
-    """The template ``name`` rendered once per (locale, script root, ``vary``) and process, then
+    """The template ``name`` rendered once per (locale, script root, build, ``vary``) and process, then
     served from memory: for the parts of every page that depend on nothing else (the head's
     links, the menu, the offline app's messages, the footer), which were most of a static
     page's render time (about 120 ``gettext`` and 40 ``url_for`` calls; issue 12).
@@ -63,7 +63,9 @@ def fragment(name: str, **vary) -> Markup:
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     root = request.script_root if has_request_context() else ""
-    key = (name, str(get_locale()), root, tuple(sorted(vary.items())))
+    # The build id is in the offline app's shell: a release published without a restart (as
+    # the release browser tests do) must not serve the old one.
+    key = (name, str(get_locale()), root, app.config.get("PWA_BUILD"), tuple(sorted(vary.items())))
     cache = app.extensions.setdefault("fragments", {})
     html = cache.get(key)
     if html is None:
