@@ -422,11 +422,13 @@ def test_hidden_photo_is_not_public_but_stays_for_operators(app, operator):
     _act(operator, rid, "approve")
     public = app.test_client()
     assert f"/media/photos/{pid}/" not in public.get(f"/reports/{rid}").get_data(as_text=True)
+    assert f"/media/photos/{pid}/" not in public.get("/reports").get_data(as_text=True)
     assert public.get(f"/media/photos/{pid}/public.jpg").status_code == 404
     assert operator.get(f"/admin/reports/{rid}/photos/{pid}").status_code == 200
     assert _audit(app, "photo.hide")[0].after == {"hidden": True, "report": rid}
     assert _act(operator, rid, "show_photo", photo_id=str(pid)).status_code == 200
     assert public.get(f"/media/photos/{pid}/public.jpg").status_code == 200
+    assert f"/media/photos/{pid}/thumb.jpg" in public.get("/reports").get_data(as_text=True)
 
 
 def test_rotating_turns_the_public_copy_not_the_original(app, operator):

@@ -297,15 +297,19 @@ def _list_items(rows: list) -> list[ListItem]:
     """The page's plain rows as :class:`ListItem` (one query for the page's photos)."""
     if not rows:
         return []
+    shown_ids = [r.id for r in rows if r.status != Status.AWAITING_MODERATION.value]
     photos: dict[int, list] = {}
-    for photo in db.session.execute(
+    if shown_ids:
+        found = db.session.execute(
             select(Photo.id, Photo.report_id, Photo.width, Photo.height)
-            .where(Photo.report_id.in_([r.id for r in rows])).order_by(Photo.position, Photo.id)):
-        photos.setdefault(photo.report_id, []).append(photo)
+            .where(Photo.report_id.in_(shown_ids)).order_by(Photo.position, Photo.id)).all()
+        # The whole page through the filters at once (they drop photos one by one).
+        for photo in _filtered_photos(found):
+            photos.setdefault(photo.report_id, []).append(photo)
     env = current_app.jinja_env
     items = []
     for r in rows:
-        shown = _shown_photos(r.status, photos.get(r.id, ()))
+        shown = photos.get(r.id)
         thumb = None
         if shown:
             photo = shown[0]
@@ -439,6 +443,11 @@ def public_photos(report: Report) -> list:
 def _shown_photos(status: str, photos) -> list:
     if status == Status.AWAITING_MODERATION.value:
         return []
+    return _filtered_photos(photos)
+
+
+def _filtered_photos(photos) -> list:
+    """``photos`` (objects or rows with an ``id``) that every :data:`PHOTO_FILTERS` keeps."""
     photos = list(photos)
     for keep in PHOTO_FILTERS:
         photos = keep(photos)
