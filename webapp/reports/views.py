@@ -232,10 +232,10 @@ def index():
 @bp.get("/reports/<int:report_id>")
 def detail(report_id: int):
     """Public page of one report; 404 for an unknown id."""
-    report = queries.get_report(report_id)
-    if report is None:
+    found = queries.report_page(report_id)
+    if found is None:
         abort(404)
-    config, lang = current_routing(), _lang()
+    report, config, lang = found.report, current_routing(), _lang()
     return render_template(
         "reports/detail.html",
         report=report,
@@ -243,11 +243,11 @@ def detail(report_id: int):
         category=config.category_name(report.service_code, lang),
         group=config.group_name(report.service_code, lang),
         description=queries.public_description(report),
-        photos=queries.public_photos(report),
+        photos=found.photos,
         unit=config.unit_name(report.agency_responsible),
         why=explain(config, report.routing_rule, report.agency_responsible)
         if report.agency_responsible else None,
-        history=queries.timeline(config, report),
+        history=queries.timeline(config, report, found.history),
     )
 
 
