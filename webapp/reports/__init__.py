@@ -41,12 +41,13 @@ def init_app(app) -> None:
 
     badges: dict[tuple[str, str], Markup] = {}
 
-    def _status_badge(status) -> Markup:
+    def _status_badge(status, lang: str | None = None) -> Markup:
         """A status (a :class:`~webapp.reports.models.Status` or its value) as a badge: its
-        label plus a colour and a shape (never colour alone). Kept per language: the list
-        shows twenty, and a macro call each was a tenth of its render time (issue 12)."""
+        label plus a colour and a shape (never colour alone). ``lang``: the page's language
+        when the caller knows it (else looked up). Kept per language: the list shows twenty,
+        and a macro call each was a tenth of its render time (issue 12)."""
         value = getattr(status, "value", status)
-        key = (value, str(get_locale()))
+        key = (value, lang or str(get_locale()))
         badge = badges.get(key)
         if badge is None:
             label = _status_label(value) if value in models.STATUS_VALUES else value
