@@ -1,8 +1,10 @@
 """Read-only queries behind the public pages and the Open311 API.
 
-Everything here returns :class:`~webapp.reports.models.Report` objects; what of them may be shown
-publicly is decided by :func:`public_description` and :func:`public_photos` (never ``email``,
-``consent_*``, ``client_id``, the raw ``description`` nor ``tracking_token_hash``).
+Reports come back as :class:`~webapp.reports.models.Report` objects, or as plain rows of
+chosen columns where a page shows many (the list's :class:`ListItem`, Open311's rows); what of
+them may be shown publicly is decided by :func:`public_description` and :func:`public_photos`
+(never ``email``, ``consent_*``, ``client_id``, the raw ``description`` nor
+``tracking_token_hash``).
 """
 from __future__ import annotations
 
