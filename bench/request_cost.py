@@ -21,6 +21,7 @@ import pstats
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +47,16 @@ def endpoints(app) -> list[tuple[str, str, dict, int]]:
     """``(label, path, headers, expected status)``; the report id is the middle one."""
     from sqlalchemy import text  # noqa: PLC0415 - only here
     from webapp.extensions import db  # noqa: PLC0415 - only here
+    from webapp.reports.queries import Cursor  # noqa: PLC0415 - only here
     with app.app_context():
         top = db.session.execute(text("SELECT max(id) FROM service_request")).scalar()
+        code = db.session.execute(text("SELECT service_code FROM service_request GROUP BY "
+                                       "service_code ORDER BY count(*) DESC LIMIT 1")).scalar()
+        # The cursor 25 pages (of 20) down the unfiltered list, as its "older" links lead.
+        deep = db.session.execute(text("SELECT requested_at, id FROM service_request ORDER BY "
+                                       "requested_at DESC, id DESC LIMIT 1 OFFSET 499")).one()
+    when = deep[0] if not isinstance(deep[0], str) else datetime.fromisoformat(deep[0])
+    token = Cursor(when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when, deep[1]).token
     client = app.test_client()
     etag = client.get("/open311/v2/requests.json").headers.get("ETag", "")
     return [
@@ -55,6 +64,8 @@ def endpoints(app) -> list[tuple[str, str, dict, int]]:
         ("/", "/", {}, 200),
         ("/about", "/about", {}, 200),
         ("/reports", "/reports", {}, 200),
+        ("/reports filtered", f"/reports?service_code={code}&status=open", {}, 200),
+        ("/reports deep", f"/reports?before={token}", {}, 200),
         ("/reports/<id>", f"/reports/{top // 2}", {}, 200),
         ("open311 default", "/open311/v2/requests.json", {}, 200),
         ("open311 304", "/open311/v2/requests.json", {"If-None-Match": etag}, 304),
@@ -80,9 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="per endpoint")
     parser.add_argument("--profile", metavar="PATH", help="cProfile this endpoint (label or path)")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--only", metavar="TEXT", help="measure only the endpoints whose label "
+                        "contains TEXT (e.g. reports)")
     args = parser.parse_args(argv)
     app = make_app(args.database_url)
     points = endpoints(app)
+    if args.only:
+        points = [p for p in points if args.only in p[0]]
     # The browser's usual request: gzip accepted, a Polish Accept-Language, no cookie.
     base_headers = {"Accept-Encoding": "gzip, deflate", "Accept-Language": "pl,en;q=0.8"}
     client = app.test_client()

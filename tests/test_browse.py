@@ -124,6 +124,13 @@ def test_filters_by_category_and_status_and_keep_the_choice_in_the_form(app, cli
     _, html = get(client, "/reports?service_code=TREE_HAZARD&lang=en")
     assert report_ids(html) == []
     assert "No reports match these filters." in html
+    # The form's choices are kept rendered: they still follow each request's choice and language.
+    assert re.search(r'<option value="TREE_HAZARD"\s+selected', html)
+    _, html = get(client, "/reports?lang=pl")
+    assert "selected" not in html
+    category = names(app)[0]
+    en, pl = category("TREE_HAZARD", "en"), category("TREE_HAZARD", "pl")
+    assert f">{pl}</option>" in html and f">{en}</option>" not in html
 
 
 @pytest.mark.parametrize("query", [

@@ -433,6 +433,7 @@ def test_hidden_photo_is_not_public_but_stays_for_operators(app, operator):
     _act(operator, rid, "approve")
     public = app.test_client()
     assert f"/media/photos/{pid}/" not in public.get(f"/reports/{rid}").get_data(as_text=True)
+    assert f"/media/photos/{pid}/" not in public.get("/reports").get_data(as_text=True)
     for copy in ("public", "thumb"):  # no one gets the public copies, operators neither
         for client in (public, operator):
             assert client.get(f"/media/photos/{pid}/{copy}.jpg").status_code == 404
@@ -453,6 +454,7 @@ def test_hidden_photo_is_not_public_but_stays_for_operators(app, operator):
     assert _act(operator, rid, "show_photo", photo_id=str(pid)).status_code == 200
     assert public.get(f"/media/photos/{pid}/public.jpg").status_code == 200
     assert public.get(f"/media/photos/{pid}/thumb.jpg").status_code == 200
+    assert f"/media/photos/{pid}/thumb.jpg" in public.get("/reports").get_data(as_text=True)
 
 
 def test_rotating_turns_the_public_copy_not_the_original(app, operator):

@@ -102,6 +102,12 @@ def init_app(app: Flask) -> None:
         # gettext finds the request, the locale and the catalogue on every call, about half of
         # a static page's time (issue 12). Taken inside the render, so force_locale still holds.
         translations = get_translations()
+        locale, zone = str(get_locale()), str(get_timezone())
+
+        def localdt_here(value, fmt="datetime"):
+            # |localdt with this render's locale and zone looked up once (a list has 20 dates).
+            return _format_local(value, DATE_FORMATS.get(fmt, fmt), locale, zone) if value else ""
         return {"current_lang": str(get_locale() or "pl"), "languages": app.config["LANGUAGES"],
                 "gettext": _make_new_gettext(translations.ugettext),
-                "ngettext": _make_new_ngettext(translations.ungettext)}
+                "ngettext": _make_new_ngettext(translations.ungettext),
+                "localdt_here": localdt_here}

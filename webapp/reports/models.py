@@ -44,6 +44,10 @@ STATUS_LABELS = {
 }
 
 
+#: Every status value, for quick membership checks.
+STATUS_VALUES = frozenset(s.value for s in Status)
+
+
 class Report(db.Model):
     """A resident's report of a problem in public space (Open311 ``service_request``).
 

@@ -22,6 +22,7 @@ from flask import (Blueprint, abort, current_app, jsonify, make_response, redire
                    request, url_for)
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from webapp.errors import render_error
 from webapp.extensions import limiter
@@ -181,21 +182,45 @@ def _respond_errors(form: ReportForm, errors: dict):
     return render_template("reports/new.html", form=form, errors=errors, photos_lost=bool(form.media.data)), 422
 
 
+# Rendered category and status choices of the list's form (~40 options, a tenth of the list's
+# render time), per app and process; at most every known (category, status) per language.
+_FILTER_CACHE_SIZE = 2048
+
+
+def filter_fields_html(config, lang: str, filters: queries.ReportFilters) -> Markup:
+    """The list form's category and status ``<select>``s (``reports/_filter_fields.html``)
+    with ``filters``' choice selected, for routing ``config`` in ``lang``. Rendered once per
+    (routing config, language, script root, choice) and kept, unless templates auto-reload
+    (development); the filters are already checked, so the choices are known values."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cache = app.extensions.setdefault("reports.filter_fields", {})
+    key = (id(config), lang, request.script_root, filters.service_code, filters.status)
+    found = cache.get(key)
+    if found is not None and found[0] is config:  # the same file, not a new one at its id
+        return found[1]
+    html = Markup(render_template(
+        "reports/_filter_fields.html", statuses=list(Status),
+        filters=queries.ReportFilters(service_code=filters.service_code, status=filters.status),
+        groups=[(group.name(lang), services) for group, services in config.grouped()]))
+    if not app.jinja_env.auto_reload:
+        if len(cache) >= _FILTER_CACHE_SIZE:
+            cache.clear()
+        cache[key] = (config, html)
+    return html
+
+
 @bp.get("/reports")
 def index():
     """Public list of reports, newest first, filtered by ``service_code`` and ``status``
-    (ours or ``open``/``closed``), ``page`` counted from 1. Bad values are ignored with a
-    message, never an error."""
+    (ours or ``open``/``closed``), paged by the cursors ``before``/``after``. Bad values are
+    ignored with a message, never an error."""
     config, lang = current_routing(), _lang()
     filters = queries.parse_filters(request.args, config.services.keys())
     context = {
         "filters": filters,
         "page": queries.list_reports(filters),
-        "groups": [(group.name(lang), services) for group, services in config.grouped()],
-        "statuses": list(Status),
+        "filter_fields": filter_fields_html(config, lang, filters),
         "service_name": lambda code: config.category_name(code, lang),
-        "public_photos": queries.public_photos,
-        "public_description": queries.public_description,
         "list_target": LIST_TARGET,
     }
     template = "reports/_list.html" if wants_fragment(LIST_TARGET) else "reports/index.html"
@@ -207,10 +232,10 @@ def index():
 @bp.get("/reports/<int:report_id>")
 def detail(report_id: int):
     """Public page of one report; 404 for an unknown id."""
-    report = queries.get_report(report_id)
-    if report is None:
+    found = queries.report_page(report_id)
+    if found is None:
         abort(404)
-    config, lang = current_routing(), _lang()
+    report, config, lang = found.report, current_routing(), _lang()
     return render_template(
         "reports/detail.html",
         report=report,
@@ -218,11 +243,11 @@ def detail(report_id: int):
         category=config.category_name(report.service_code, lang),
         group=config.group_name(report.service_code, lang),
         description=queries.public_description(report),
-        photos=queries.public_photos(report),
+        photos=found.photos,
         unit=config.unit_name(report.agency_responsible),
         why=explain(config, report.routing_rule, report.agency_responsible)
         if report.agency_responsible else None,
-        history=queries.timeline(config, report),
+        history=queries.timeline(config, report, found.history),
     )
 
 
