@@ -168,6 +168,10 @@ def test_a_refused_written_reason_keeps_the_reject_form_open_with_the_error_at_t
     assert "Write the reason" in error or "Wpisz powód" in error
     assert 'role="alert"' not in row  # said once, next to the field
     assert '<details data-panel="reroute" open>' not in row
+    # Without htmx (a plain form post) the report's page says the same.
+    page = _act(operator, rid, "reject", htmx=False, reason="", text="")
+    assert page.status_code == 422
+    assert re.search(rf'<textarea id="rtext-{rid}"[^>]*aria-invalid="true"', page.get_data(as_text=True))
 
 
 def test_a_refused_duplicate_keeps_what_was_typed(app, operator):
