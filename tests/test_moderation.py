@@ -156,6 +156,33 @@ def test_reject_needs_a_reason(app, operator):
     assert _report(app, rid).status == "awaiting_moderation"
 
 
+def test_a_refused_written_reason_keeps_the_reject_form_open_with_the_error_at_the_text(app, operator):
+    rid = _waiting(app)
+    response = _act(operator, rid, "reject", reason="", duplicate_of="", text="  ")
+    assert response.status_code == 422
+    row = response.get_data(as_text=True)
+    assert re.search(r'<details data-panel="reject" open>', row)
+    field = re.search(rf'<textarea id="rtext-{rid}"[^>]*>', row).group(0)
+    assert 'aria-invalid="true"' in field and f'aria-describedby="rtext-{rid}-error"' in field
+    error = re.search(rf'<p class="field-error" id="rtext-{rid}-error">([^<]+)</p>', row).group(1)
+    assert "Write the reason" in error or "Wpisz powód" in error
+    assert 'role="alert"' not in row  # said once, next to the field
+    assert '<details data-panel="reroute" open>' not in row
+    # Without htmx (a plain form post) the report's page says the same.
+    page = _act(operator, rid, "reject", htmx=False, reason="", text="")
+    assert page.status_code == 422
+    assert re.search(rf'<textarea id="rtext-{rid}"[^>]*aria-invalid="true"', page.get_data(as_text=True))
+
+
+def test_a_refused_duplicate_keeps_what_was_typed(app, operator):
+    rid = _waiting(app)
+    row = _act(operator, rid, "reject", reason="duplicate", duplicate_of="999999",
+               text="Zobacz wyżej").get_data(as_text=True)
+    assert 'value="duplicate" selected' in row and 'value="999999"' in row
+    assert re.search(rf'<input type="text" id="dup-{rid}"[^>]*aria-invalid="true"', row)
+    assert "Zobacz wyżej</textarea>" in row
+
+
 def test_merge_a_duplicate_links_the_other_report(app, operator):
     original = make_report_id = None
     with app.app_context():
@@ -168,6 +195,27 @@ def test_merge_a_duplicate_links_the_other_report(app, operator):
     assert f"/{make_report_id}" in page
     assert _audit(app, "report.merge")[0].after["duplicate_of"] == make_report_id
     assert "merged here" in operator.get(f"/admin/reports/{make_report_id}").get_data(as_text=True)
+
+
+def _support_counts(app, report_id):
+    """The original's "me too" count as a resident (report page) and an app (Open311) see it."""
+    page = app.test_client().get(f"/reports/{report_id}?lang=pl").get_data(as_text=True)
+    shown = re.search(r'<span class="support-count">(\d+) ', page).group(1)
+    api = app.test_client().get(f"/open311/v2/requests/{report_id}.json?extensions=true").get_json()
+    return int(shown), api[0]["support_count"]
+
+
+def test_a_merged_duplicate_counts_as_one_more_me_too_of_the_original(app, operator):
+    with app.app_context():
+        original = make_report().id
+    assert _support_counts(app, original) == (0, 0)
+    first, second = _waiting(app), _waiting(app)
+    assert _act(operator, first, "reject", reason="duplicate", duplicate_of=str(original)).status_code == 200
+    assert _support_counts(app, original) == (1, 1)
+    # A second try on the same duplicate is refused (already decided) and counts nothing.
+    assert _act(operator, first, "reject", reason="duplicate", duplicate_of=str(original)).status_code == 422
+    assert _act(operator, second, "reject", reason="duplicate", duplicate_of=f"#{original}").status_code == 200
+    assert _support_counts(app, original) == (2, 2)
 
 
 def test_internal_note_is_only_in_the_panel(app, operator):

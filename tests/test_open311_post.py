@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import fixture_photo
 from tests.factories import latest_link
-from tests.helpers import staff_client
+from tests.helpers import report_form, staff_client
 
 from webapp.departments.services import link_url
 from webapp.extensions import db
@@ -102,6 +102,27 @@ def test_held_report_answers_a_token_that_later_tells_the_id(app, client, api_ke
     assert client.get(f"/open311/v2/tokens/{forged}.json").status_code == 404
 
 
+@pytest.mark.parametrize("fields,expected", [
+    ({"lat": "abc", "long": "19.4573"}, "Szerokość geograficzna nie jest liczbą"),
+    ({"lat": "51.7593", "long": "abc"}, "Długość geograficzna nie jest liczbą"),
+    ({"lat": "123", "long": "19.4573"}, "od -90 do 90 stopni"),
+])
+def test_a_coordinate_that_is_not_a_number_is_called_so(app, client, api_key, fields, expected):
+    response = post(client, api_key=api_key, service_code="ROAD_POTHOLE",
+                    description="Dziura w jezdni przy przejściu", **fields)
+    assert response.status_code == 400
+    said = response.get_json()[0]["description"]
+    assert expected in said, said
+    if "abc" in fields.values():
+        assert "-90" not in said
+    # The portal's form says the same.
+    resident = app.test_client()
+    page = resident.post("/report?lang=pl", data=report_form(
+        resident, service_code="ROAD_POTHOLE", description="Dziura w jezdni przy przejściu",
+        **fields)).get_data(as_text=True)
+    assert expected in page
+
+
 def test_same_rules_as_the_form(app, client, api_key):
     outside = post(client, api_key=api_key, service_code="ROAD_POTHOLE",
                    description="Dziura w jezdni w Warszawie", lat="52.2297", long="21.0122")
@@ -113,7 +134,11 @@ def test_same_rules_as_the_form(app, client, api_key):
     no_consent = post(client, api_key=api_key, service_code="ROAD_POTHOLE",
                       description="Dziura w jezdni przy przejściu", email="jan@example.org",
                       **INSIDE)
-    assert no_consent.status_code == 400 and "consent" in no_consent.get_json()[0]["description"]
+    assert no_consent.status_code == 400
+    said = no_consent.get_json()[0]["description"]
+    # An app has no box to tick: it is told the field it must send.
+    assert "email_consent: " in said and "email_consent=true" in said
+    assert "zaznacz" not in said.lower() and "tick" not in said.lower()
     assert reports(app) == []
     consent = post(client, api_key=api_key, service_code="ROAD_POTHOLE",
                    description="Dziura w jezdni przy przejściu", email="jan@example.org",

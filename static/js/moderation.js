@@ -99,12 +99,16 @@
     ready();
   }
 
-  // After an action htmx swaps the row: keep the operator's place by focusing the new row.
+  // After an action htmx swaps the row: keep the operator's place by focusing the new row,
+  // or, when the action was refused for one field, that field (the form is open again and the
+  // message next to it is read through aria-describedby).
   document.addEventListener("htmx:afterSwap", function (event) {
     var detail = event.detail || {};
     var path = detail.requestConfig && detail.requestConfig.path;
     var match = path && path.match(/\/admin\/reports\/(\d+)\//);
     var row = match ? document.getElementById("report-" + match[1]) : null;
-    if (row) { row.focus(); }
+    if (!row) { return; }
+    var invalid = row.querySelector('details[open] [aria-invalid="true"]');
+    (invalid || row).focus();
   });
 })();

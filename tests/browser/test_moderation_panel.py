@@ -88,6 +88,31 @@ def test_operator_works_through_the_queue_with_the_keyboard(live_server, page):
     assert [e for e in errors if "Content Security Policy" in e] == []
 
 
+def test_a_refused_written_rejection_keeps_the_form_open_at_the_text(live_server, page):
+    from playwright.sync_api import expect
+    app, url = live_server.app, live_server.url
+    create_staff(app)
+    rid = _waiting(app, description="Kosz się przepełnia", public_description="Kosz się przepełnia")
+    _log_in_and_enrol(page, url, "operator@lodz.example")
+    page.goto(f"{url}/admin/queue?lang=pl")
+    page.keyboard.press("j")
+    page.keyboard.press("r")
+    expect(page.locator(f"#reason-{rid}")).to_be_focused()  # "Wpisany poniżej" is chosen
+    page.locator(f"#report-{rid} details[data-panel=reject] button[type=submit]").click()
+    text = page.locator(f"#rtext-{rid}")
+    expect(page.locator(f"#rtext-{rid}-error")).to_be_visible()
+    expect(page.locator(f"#report-{rid} details[data-panel=reject]")).to_have_attribute("open", "")
+    expect(text).to_be_focused()
+    expect(text).to_have_attribute("aria-invalid", "true")
+    assert _status(app, rid) == "awaiting_moderation"
+    assert axe_violations(page) == []
+    page.keyboard.type("Kosz opróżniono przed weryfikacją.")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#report-{rid} .report-status")).to_have_text(_label(app, "rejected"))
+    assert _status(app, rid) == "rejected"
+
+
 def test_every_panel_page_passes_axe(live_server, page):
     app, url = live_server.app, live_server.url
     create_staff(app, "admin@lodz.example", "admin")
@@ -116,3 +141,34 @@ def test_every_panel_page_passes_axe(live_server, page):
     other.keyboard.press("Enter")
     other.wait_for_url(re.compile(r"/admin/queue"))
     context.close()
+
+
+def test_audit_trail_reads_as_cards_on_a_phone(live_server, page):
+    from playwright.sync_api import expect
+    app, url = live_server.app, live_server.url
+    create_staff(app, "admin@lodz.example", "admin")
+    rid = _waiting(app, description="Kosz się przepełnia", public_description="Kosz się przepełnia")
+    _log_in_and_enrol(page, url, "admin@lodz.example")
+    page.goto(f"{url}/admin/queue?lang=pl")
+    page.keyboard.press("j")
+    page.keyboard.press("n")
+    page.keyboard.type("Sprawdzić w poniedziałek")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#report-{rid} .notes")).to_be_visible()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{url}/admin/audit/?lang=pl")
+    rows = page.locator("tr.audit-entry")
+    expect(rows.first).to_be_visible()
+    assert rows.count() >= 3  # sign-in, enrolment, the note
+    # Stacked: each cell is a line of the card, as wide as the card (no narrow columns leaving
+    # the row mostly blank), and the page does not scroll sideways.
+    for i in range(rows.count()):
+        row = rows.nth(i).bounding_box()
+        cells = [c.bounding_box() for c in rows.nth(i).locator("td").all() if c.is_visible()]
+        assert row["width"] <= 390, row
+        assert all(c["width"] >= row["width"] - 40 for c in cells), cells
+        assert row["height"] <= sum(c["height"] for c in cells) + 24, (row, cells)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert "Dodano notatkę wewnętrzną" in rows.first.inner_text()
+    assert axe_violations(page) == []

@@ -101,6 +101,31 @@ def add_support(report_id: int, data: SupportInput, *, consent_text: str,
     return Supported(report=report, created=created, count=support_count(report.id))
 
 
+#: Namespace of the ``client_id`` of a support that stands for a merged duplicate.
+MERGED_NAMESPACE = uuid.UUID("6f1d3c1e-5d1a-4a8e-9c1e-7a2f0b7c4d21")
+
+
+def merged_client_id(duplicate_id: int) -> str:
+    """The ``client_id`` (a UUID, as a phone's) of the support a merged duplicate report counts
+    as: derived from its id, so the unique ``(report_id, client_id)`` keeps it at one."""
+    return str(uuid.uuid5(MERGED_NAMESPACE, f"merged-report:{duplicate_id}"))
+
+
+def add_merged_support(original, duplicate) -> bool:
+    """Count ``duplicate`` (a report an operator merged into ``original``) as one more resident
+    with the same problem: a support of ``original``, once per duplicate. No e-mail is copied
+    (the duplicate's author agreed to updates on their own report only). Adds to the session,
+    no commit (the merge commits). Returns False when it was counted already."""
+    client_id = merged_client_id(duplicate.id)
+    if db.session.scalar(select(Support.id).where(Support.report_id == original.id,
+                                                  Support.client_id == client_id)) is not None:
+        return False
+    db.session.add(Support(report_id=original.id, client_id=client_id,
+                           language=duplicate.language,
+                           created_at=utcnow()))
+    return True
+
+
 # --------------------------------------------------------------------------- e-mail updates
 
 def _serializer() -> URLSafeSerializer:

@@ -77,7 +77,7 @@ def validate_location(lat, long, boundary: Boundary) -> tuple[float, float]:
     """Return (lat, long) as floats when they name a point inside Łódź.
 
     Accepts strings or numbers in WGS84 degrees. Raises :class:`LocationError` for a missing,
-    non-numeric or out-of-range value, for (0, 0), and for a point outside ``boundary``.
+    non-numeric (said as such) or out-of-range value, for (0, 0), and for a point outside ``boundary``.
     """
     if (lat is None or lat == "") and (long is None or long == ""):
         raise LocationError(_l("Give the location: use your location, pick it on the map, "
@@ -86,6 +86,11 @@ def validate_location(lat, long, boundary: Boundary) -> tuple[float, float]:
         raise LocationError(_l("Give both the latitude and the longitude."))
     flat = parse_coordinate(lat, -90.0, 90.0)
     flong = parse_coordinate(long, -180.0, 180.0)
+    # "abc" is not out of range: say what is wrong with it, before the range.
+    if parse_coordinate(lat, -math.inf, math.inf) is None:
+        raise LocationError(_l("The latitude is not a number. Give it in degrees, e.g. 51.7592."))
+    if parse_coordinate(long, -math.inf, math.inf) is None:
+        raise LocationError(_l("The longitude is not a number. Give it in degrees, e.g. 19.4560."))
     if flat is None or flong is None:
         raise LocationError(_l("The coordinates are not valid. Latitude must be between -90 and 90 "
                                "and longitude between -180 and 180 degrees."))

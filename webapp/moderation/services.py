@@ -16,6 +16,7 @@ from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import func, select
 
 from webapp.audit.services import record
+from webapp.citymap.services import add_merged_support
 from webapp.clock import utcnow
 from webapp.departments.services import issue_link, revoke_links
 from webapp.departments.signals import link_issued
@@ -217,7 +218,8 @@ def reject(report: Report, user, *, routing, reason_key: str = "", text: str = "
            duplicate_of: Report | None = None) -> None:
     """Reject with a prepared public reason (:data:`REJECT_REASONS`) or a written one; the
     resident sees it. ``duplicate`` needs ``duplicate_of`` (merging: the duplicate is closed
-    with a link to the report it repeats, which gets an internal note). Audited
+    with a link to the report it repeats, which gets an internal note and counts it as one
+    more "me too", :func:`webapp.citymap.services.add_merged_support`). Audited
     ``report.reject`` / ``report.merge``; the status change announces
     ``report_status_changed`` (the resident's notice). Raises :class:`ModerationError`."""
     _awaiting(report)
@@ -231,10 +233,14 @@ def reject(report: Report, user, *, routing, reason_key: str = "", text: str = "
     elif reason_key in REJECT_REASONS:
         with force_locale("pl"):
             note = str(REJECT_REASONS[reason_key][1])
+    elif reason_key:
+        raise ModerationError(_l("Choose a reason from the list."), "reason")
     elif text:
         note = text
     else:
-        raise ModerationError(_l("Choose a prepared reason or write one."), "reason")
+        # "Written below" was chosen: the missing part is the text, so the error goes there.
+        raise ModerationError(_l("Write the reason the resident will see, or choose a prepared "
+                                 "reason from the list."), "text")
     if text and reason_key:
         note = f"{note} {text}"
     before = snapshot(report)
@@ -248,6 +254,7 @@ def reject(report: Report, user, *, routing, reason_key: str = "", text: str = "
     if duplicate_of is not None and reason_key == "duplicate":
         after["duplicate_of"] = duplicate_of.id
         add_note(duplicate_of, user, f"#{report.id} merged here as a duplicate.", audit=False)
+        add_merged_support(duplicate_of, report)
         record("report.merge", actor=user, object_type="report", object_id=report.id,
                before=before, after=after)
     else:

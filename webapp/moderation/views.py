@@ -129,6 +129,14 @@ def _perform(report: Report, action: str):
                                  reason=form.get("reason", ""))
 
 
+def _refusal(action: str, exc: ModerationError) -> dict:
+    """Row context of a refused action: the message, the form (``error_action``) and field
+    (``error_field``) it belongs to, so the row re-opens that form with the message next to
+    the field, and what the operator had typed (``submitted``)."""
+    return {"error": exc.message, "error_action": action, "error_field": exc.field,
+            "submitted": request.form}
+
+
 @bp.post("/reports/<int:report_id>/<action>")
 @staff_required()
 def act(report_id: int, action: str):
@@ -137,21 +145,20 @@ def act(report_id: int, action: str):
     if action not in ACTIONS:
         abort(404)
     item = db.session.get(Report, report_id) or abort(404)
-    error = None
+    refused = None
     try:
         _perform(item, action)
     except ModerationError as exc:
         db.session.rollback()
-        error = exc.message
+        refused = _refusal(action, exc)
     else:
         db.session.commit()
     if is_htmx():
-        return render_template("moderation/_row.html", **_row_context(item, error=error,
-                                                                     done=action if error is None else None),
-                               ), (422 if error else 200)
-    if error:
-        return render_template("moderation/report.html",
-                               row=_row_context(item, error=error), routing=_routing()), 422
+        return render_template("moderation/_row.html", **_row_context(
+            item, **(refused or {"done": action}))), (422 if refused else 200)
+    if refused:
+        return render_template("moderation/report.html", row=_row_context(item, **refused),
+                               routing=_routing()), 422
     target = request.form.get("back") == "report"
     return redirect(url_for("moderation.report", report_id=item.id) if target
                     else url_for("moderation.queue") + f"#report-{item.id}", code=303)

@@ -186,11 +186,25 @@ def create_request(formdata, *, idempotency_header: str | None = None) -> list[d
         submitted = submit_report(data, **_submission_settings())
     except SubmissionError as e:
         raise BadParameter("; ".join(f"{field}: {' '.join(map(str, messages))}"
-                                     for field, messages in e.errors.items())) from None
+                                     for field, messages in _api_errors(e.errors))) from None
     except (StorageUnavailable, DecodeBusy):
         raise Open311Error(503, _("Photos cannot be saved right now. Try again in a few "
                                   "minutes.")) from None
     return [_created(submitted.report, form.account_id.data or None)]
+
+
+def _api_errors(errors: dict[str, list]) -> list[tuple[str, list]]:
+    """The form's ``{field: [messages]}`` as an app must read them: ``(API field, messages)``.
+    The form asks a resident to tick a box; an app has none, it sends ``email_consent``."""
+    api = []
+    for field, messages in errors.items():
+        if field == "consent":
+            field, messages = "email_consent", [_(
+                "An email needs email_consent=true: send it only when the resident agreed to "
+                "the portal's consent text (/rules/consent). Without email_consent, leave the "
+                "email out and the report is anonymous.")]
+        api.append((field, messages))
+    return api
 
 
 def _created(report, account_id: str | None) -> dict:
