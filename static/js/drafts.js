@@ -305,13 +305,15 @@
   // ---- queueing ----------------------------------------------------------------------------
 
   // Move the form's draft to the outbox and start a new, empty form.
-  function queueCurrent(message) {
+  // `reason` (optional): why the server did not take it now (its words), shown in the list.
+  function queueCurrent(message, reason) {
     return photoWork.catch(noop).then(save).then(function (draft) {
       if (!draft) return null;
       return Outbox.updateDraft(draft.client_id, function (d) {
         d.state = "queued";
         d.next_try = 0;
         d.errors = null;
+        d.reason = reason || null;
       });
     }).then(function (draft) {
       if (!draft) return;
@@ -379,6 +381,30 @@
     });
   }
 
+  // A 503 from a switch an admin turned off (the server names it in X-Switched-Off and says why
+  // in a role=alert box): {name: "photos"|"reports"|"maintenance", text}, else null (the server
+  // or the way to it is down: a plain retry).
+  function switchedOff(xhr) {
+    var name = xhr.getResponseHeader("X-Switched-Off");
+    if (xhr.status !== 503 || !name) return null;
+    var doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var box = doc.querySelector("[role=alert] p");
+    return { name: name, text: box ? box.textContent.trim() : "" };
+  }
+
+  // Photos off: sending again will never help; the form stays as it is, the reason by the
+  // photos (app.js said it in the summary). Reports off or a technical break: the draft waits in
+  // the outbox labelled with the reason, and is sent when the switch is back.
+  function onSwitchedOff(refusal) {
+    say("net-status", "");
+    if (refusal.name === "photos") {
+      showErrors({ media: [refusal.text] });
+      save().then(renderOutbox);
+      return;
+    }
+    queueCurrent(refusal.text || msg.msgQueued, refusal.text);
+  }
+
   function wireForm() {
     // Before htmx sees the submit: offline, queue instead of sending (capture phase runs first).
     document.addEventListener("submit", function (event) {
@@ -411,6 +437,8 @@
     document.addEventListener("htmx:responseError", function (event) {
       var xhr = event.detail.xhr;
       if (!isOurForm(event.detail.elt) || !xhr) return;
+      var refusal = switchedOff(xhr);
+      if (refusal) { onSwitchedOff(refusal); return; }
       // 400 = the CSRF token went stale (session expired): the outbox fetches a fresh one.
       // 5xx: the server cannot take it now; the outbox retries with back-off.
       // 429 (too many reports from this address) is said in place by app.js, form kept.
