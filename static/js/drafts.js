@@ -261,6 +261,14 @@
     say("photo-status", "");
     say("location-status", "");
     say("notify_push-status", "");
+    clearCategoryParts();
+  }
+
+  // form.reset() fires no change event: what the previous category and location brought in
+  // (the category's help, its extra questions, "already reported?") would stay under an empty form.
+  function clearCategoryParts() {
+    ["category-help", "nearby-results"].forEach(function (id) { var box = $(id); if (box) box.textContent = ""; });
+    form.querySelectorAll(".attribute-set").forEach(function (set) { set.hidden = true; set.disabled = true; });
   }
 
   // ---- photos -------------------------------------------------------------------------------
