@@ -65,7 +65,7 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail && event.detail.elt;
     if (!elt) return;
-    if (elt.closest && elt.closest("#nearby-results")) { supportSent = true; return; }
+    if (elt.closest && elt.closest("#nearby-results")) { supportSent = true; pressedAt = 0; return; }
     if (elt.id !== "nearby" || event.defaultPrevented) return;
     var key = nearbyKey();
     if (key === nearbyShown) { event.preventDefault(); return; }
