@@ -175,10 +175,11 @@
     photos.splice(i, 1);
     photosChanged();
     say("photo-status", Dom.fmt(msg.msgPhotoRemoved, { n: i + 1 }));
-    // Focus stays in the list (the next photo's "remove"), or goes back to choosing photos.
+    // Focus stays in the list (the next photo's "remove"), or goes back to choosing photos (or,
+    // uploads off, to the notice saying so).
     var removes = document.querySelectorAll("#photo-previews .photo-remove");
-    var next = removes[Math.min(i, removes.length - 1)];
-    (next || $("media")).focus();
+    var next = removes[Math.min(i, removes.length - 1)] || $("media") || $("photos-off");
+    if (next) next.focus();
   }
 
   function putPhotosInInput() {
@@ -420,6 +421,18 @@
       // No coordinates given: the photo's EXIF position read on the device (a scaled-down copy
       // has no EXIF left for the server to read).
       fillPosition(Photos.locatedInCity(photos, msg.cityBbox));
+      // Uploads switched off (the form came without pickers) but a restored draft has photos:
+      // htmx would send the report without them unsaid, the outbox would be refused. Ask first.
+      var photosOff = $("photos-off");
+      if (photosOff && photos.length) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        clearErrors();
+        showErrors({ media: [photosOff.textContent.trim()] });
+        notice(photosOff.textContent.trim(), "error");
+        $("form-summary").focus();
+        return;
+      }
       if (navigator.onLine) { save(); return; }  // htmx sends it; the draft is the safety net
       event.preventDefault();
       event.stopImmediatePropagation();

@@ -72,6 +72,30 @@ def test_photos_switched_off_keeps_the_form_and_says_remove_the_photos(phone, li
     assert _count(live_server.app, Report) == 1
 
 
+def test_a_restored_draft_with_photos_is_not_sent_without_them_unsaid(phone, live_server):
+    from webapp.reports.models import Report
+    errors = []
+    phone.on("pageerror", lambda e: errors.append(str(e)))
+    phone.goto("/report")
+    _fill(phone)
+    phone.set_input_files("#media", str(fixture_photo("gps_DSCN0010.jpg")))
+    expect(phone.locator("#photo-previews li")).to_have_count(1)
+    phone.wait_for_function("LckzmOutbox.listDrafts().then(d => d.length === 1 && d[0].photos.length === 1)")
+    _switch(live_server.app, "photos", False)
+    phone.reload()  # the form now comes without pickers; the draft (with its photo) is restored
+    expect(phone.locator("#photos-off")).to_be_visible()
+    expect(phone.locator("#photo-previews li")).to_have_count(1)
+    phone.get_by_role("button", name="Wyślij zgłoszenie").click()
+    expect(phone.locator("#err-media")).to_contain_text("bez zdjęć")
+    assert _count(live_server.app, Report) == 0
+    phone.locator(".photo-remove").click()
+    expect(phone.locator("#photos-off")).to_be_focused()  # focus not lost with the button
+    phone.get_by_role("button", name="Wyślij zgłoszenie").click()
+    expect(phone.locator("#report-sent")).to_be_visible()
+    assert _count(live_server.app, Report) == 1
+    assert errors == []
+
+
 def test_reports_switched_off_the_draft_waits_labelled_with_the_reason(phone, live_server):
     from webapp.reports.models import Report
     phone.goto("/report")
