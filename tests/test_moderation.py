@@ -387,6 +387,38 @@ def test_maintenance_switch_refuses_writes_but_keeps_pages_and_panel(app):
     assert admin.get("/admin/switches").status_code == 200
 
 
+def test_photos_off_form_has_no_pickers_and_a_photo_is_refused_with_its_switch_named(make_app):
+    from tests.conftest import fixture_photo
+    app = make_app(PHOTOS_ENABLED=False)
+    resident = app.test_client()
+    page = resident.get("/report").get_data(as_text=True)
+    assert 'id="report-form"' in page and 'id="photos-off"' in page
+    assert 'type="file"' not in page  # nothing to pick a photo with
+    with open(fixture_photo("gps_DSCN0010.jpg"), "rb") as fh:
+        refused = resident.post("/report", data=report_form(resident, media=[(fh, "a.jpg")]),
+                                content_type="multipart/form-data")
+    assert refused.status_code == 503
+    # Named, so the page's scripts keep the draft and say "remove the photos", not "offline".
+    assert refused.headers["X-Switched-Off"] == "photos"
+    assert "usuń zdjęcia" in refused.get_data(as_text=True)
+    sent = resident.post("/report", data=report_form(resident), headers={"Accept": "application/json"})
+    assert sent.status_code in (200, 201)
+
+
+def test_reports_off_and_maintenance_name_their_switch(app):
+    from webapp.extensions import db
+    from webapp.moderation.models import Switch
+    resident = app.test_client()
+    form = report_form(resident)  # the form open on the phone before the admin flips a switch
+    for name, enabled in (("reports", False), ("maintenance", True)):
+        with app.app_context():
+            db.session.merge(Switch(name=name, enabled=enabled))
+            db.session.commit()
+        refused = resident.post("/report", data=form, headers={"Accept": "application/json"})
+        assert refused.status_code == 503 and refused.headers["X-Switched-Off"] == name
+        assert refused.get_json()[0]["description"]
+
+
 # --------------------------------------------------------------------------- dead outbox
 
 def test_dead_message_is_shown_and_resent_to_a_corrected_address(app, operator):

@@ -45,6 +45,43 @@
     if (elt && elt.id === "nearby" && navigator.onLine === false) event.preventDefault();
   });
 
+  // A "me too" tap right after typing a coordinate: leaving the field fires `change`, and the
+  // list fetched anew would replace the button under the finger (the tap then sends nothing).
+  // So the list is fetched again only when the category or the place really differ from what
+  // it shows, and not while a "me too" button is being pressed (fetched a moment later, unless
+  // the tap went through: its "thank you" stays).
+  var nearbyShown = null;     // "code|lat|long" of the list on screen
+  var pressedAt = 0;
+  var supportSent = false;
+  function nearbyKey() {
+    return ["service_code", "lat", "long"].map(function (id) {
+      var input = document.getElementById(id);
+      return input ? input.value.trim() : "";
+    }).join("|");
+  }
+  document.addEventListener("pointerdown", function (event) {
+    if (event.target.closest && event.target.closest("#nearby-results button")) { pressedAt = Date.now(); supportSent = false; }
+  }, true);
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (!elt) return;
+    if (elt.closest && elt.closest("#nearby-results")) { supportSent = true; pressedAt = 0; return; }
+    if (elt.id !== "nearby" || event.defaultPrevented) return;
+    var key = nearbyKey();
+    if (key === nearbyShown) { event.preventDefault(); return; }
+    if (Date.now() - pressedAt < 1000) {
+      event.preventDefault();
+      setTimeout(function () { if (!supportSent && window.htmx) window.htmx.trigger(elt, "nearby-refresh"); }, 1000);
+      return;
+    }
+    nearbyShown = key;
+  });
+  ["htmx:sendError", "htmx:responseError"].forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      if (event.detail && event.detail.elt && event.detail.elt.id === "nearby") nearbyShown = null;  // fetch again next time
+    });
+  });
+
   // ---- shared map parts -------------------------------------------------------------------------
   var LODZ = [51.7592, 19.4560];
   var OUTLINE = { color: "#8a1538", weight: 2, opacity: 0.9, fill: false, interactive: false };

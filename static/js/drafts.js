@@ -175,10 +175,11 @@
     photos.splice(i, 1);
     photosChanged();
     say("photo-status", Dom.fmt(msg.msgPhotoRemoved, { n: i + 1 }));
-    // Focus stays in the list (the next photo's "remove"), or goes back to choosing photos.
+    // Focus stays in the list (the next photo's "remove"), or goes back to choosing photos (or,
+    // uploads off, to the notice saying so).
     var removes = document.querySelectorAll("#photo-previews .photo-remove");
-    var next = removes[Math.min(i, removes.length - 1)];
-    (next || $("media")).focus();
+    var next = removes[Math.min(i, removes.length - 1)] || $("media") || $("photos-off");
+    if (next) next.focus();
   }
 
   function putPhotosInInput() {
@@ -261,6 +262,14 @@
     say("photo-status", "");
     say("location-status", "");
     say("notify_push-status", "");
+    clearCategoryParts();
+  }
+
+  // form.reset() fires no change event: what the previous category and location brought in
+  // (the category's help, its extra questions, "already reported?") would stay under an empty form.
+  function clearCategoryParts() {
+    ["category-help", "nearby-results"].forEach(function (id) { var box = $(id); if (box) box.textContent = ""; });
+    form.querySelectorAll(".attribute-set").forEach(function (set) { set.hidden = true; set.disabled = true; });
   }
 
   // ---- photos -------------------------------------------------------------------------------
@@ -305,13 +314,15 @@
   // ---- queueing ----------------------------------------------------------------------------
 
   // Move the form's draft to the outbox and start a new, empty form.
-  function queueCurrent(message) {
+  // `reason` (optional): why the server did not take it now (its words), shown in the list.
+  function queueCurrent(message, reason) {
     return photoWork.catch(noop).then(save).then(function (draft) {
       if (!draft) return null;
       return Outbox.updateDraft(draft.client_id, function (d) {
         d.state = "queued";
         d.next_try = 0;
         d.errors = null;
+        d.reason = reason || null;
       });
     }).then(function (draft) {
       if (!draft) return;
@@ -379,6 +390,30 @@
     });
   }
 
+  // A 503 from a switch an admin turned off (the server names it in X-Switched-Off and says why
+  // in a role=alert box): {name: "photos"|"reports"|"maintenance", text}, else null (the server
+  // or the way to it is down: a plain retry).
+  function switchedOff(xhr) {
+    var name = xhr.getResponseHeader("X-Switched-Off");
+    if (xhr.status !== 503 || !name) return null;
+    var doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var box = doc.querySelector("[role=alert] p");
+    return { name: name, text: box ? box.textContent.trim() : "" };
+  }
+
+  // Photos off: sending again will never help; the form stays as it is, the reason by the
+  // photos (app.js said it in the summary). Reports off or a technical break: the draft waits in
+  // the outbox labelled with the reason, and is sent when the switch is back.
+  function onSwitchedOff(refusal) {
+    say("net-status", "");
+    if (refusal.name === "photos") {
+      showErrors({ media: [refusal.text] });
+      save().then(renderOutbox);
+      return;
+    }
+    queueCurrent(refusal.text || msg.msgQueued, refusal.text);
+  }
+
   function wireForm() {
     // Before htmx sees the submit: offline, queue instead of sending (capture phase runs first).
     document.addEventListener("submit", function (event) {
@@ -386,6 +421,18 @@
       // No coordinates given: the photo's EXIF position read on the device (a scaled-down copy
       // has no EXIF left for the server to read).
       fillPosition(Photos.locatedInCity(photos, msg.cityBbox));
+      // Uploads switched off (the form came without pickers) but a restored draft has photos:
+      // htmx would send the report without them unsaid, the outbox would be refused. Ask first.
+      var photosOff = $("photos-off");
+      if (photosOff && photos.length) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        clearErrors();
+        showErrors({ media: [photosOff.textContent.trim()] });
+        notice(photosOff.textContent.trim(), "error");
+        $("form-summary").focus();
+        return;
+      }
       if (navigator.onLine) { save(); return; }  // htmx sends it; the draft is the safety net
       event.preventDefault();
       event.stopImmediatePropagation();
@@ -411,6 +458,8 @@
     document.addEventListener("htmx:responseError", function (event) {
       var xhr = event.detail.xhr;
       if (!isOurForm(event.detail.elt) || !xhr) return;
+      var refusal = switchedOff(xhr);
+      if (refusal) { onSwitchedOff(refusal); return; }
       // 400 = the CSRF token went stale (session expired): the outbox fetches a fresh one.
       // 5xx: the server cannot take it now; the outbox retries with back-off.
       // 429 (too many reports from this address) is said in place by app.js, form kept.

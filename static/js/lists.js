@@ -51,7 +51,9 @@
     var meta = document.createElement("span");
     meta.className = "outbox-meta";
     var stateKey = "msgState" + draft.state.charAt(0).toUpperCase() + draft.state.slice(1);
-    meta.textContent = " " + (msg[stateKey] || draft.state) +
+    // Refused for now by a switched-off feature: its reason, not "waiting for a connection".
+    var state = draft.state === "queued" && draft.reason ? draft.reason : (msg[stateKey] || draft.state);
+    meta.textContent = " " + state +
       ((draft.photos || []).length ? " · " + fmt(msg.msgPhotos, { n: draft.photos.length }) : "");
     li.appendChild(meta);
     var named = { title: title.textContent };

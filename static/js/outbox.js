@@ -6,7 +6,8 @@
 //   drafts: {client_id, state: "editing"|"queued"|"rejected", fields: {service_code, description,
 //            lat, long, location_source, address_string, email, consent}, photos: [{blob, name,
 //            type, lat, long, taken_at}], errors, attempts, next_try (ms epoch), created_at,
-//            updated_at}
+//            updated_at, reason: why the server refused it for now (a switched-off feature, its
+//            words) or null}
 //   sent:   {client_id, service_request_id, number, status, tracking_url, public_url, sent_at,
 //            push: "wanted"|"on"|"blocked"|"refused"|"failed" (only when the draft asked for push
 //            notifications: fields.notify_push), push_lang, push_endpoint, push_attempts}
@@ -167,6 +168,13 @@
         if (status === 422) return { outcome: "rejected", data: data || {}, status: status };
         if (status === 400) return { outcome: "csrf", status: status };  // stale token: refresh, retry
         if (status === 413) return { outcome: "rejected", data: { errors: { media: [] } }, status: status };
+        var off = status === 503 ? resp.headers.get("X-Switched-Off") : null;
+        if (off) {
+          // An admin switched something off (hooks.py _gate); the answer says why.
+          var reason = (data && data[0] && data[0].description) || "";
+          if (off === "photos") return { outcome: "rejected", data: { errors: { media: [reason] } }, status: status };
+          return { outcome: "retry", status: status, reason: reason };
+        }
         return { outcome: "retry", status: status };  // 408, 429, 5xx, an unexpected answer
       });
     }, function (error) {
@@ -253,13 +261,16 @@
         d.state = "rejected";
         d.errors = (out.data && out.data.errors) || {};
         d.last_status = out.status;
+        d.reason = null;
       });
     }
     result.retry += 1;
+    if (out.reason) result.reason = out.reason;
     return updateDraft(draft.client_id, function (d) {
       d.attempts = (d.attempts || 0) + 1;
       d.next_try = Date.now() + backoffMs(d.attempts);
       d.last_status = out.status;
+      d.reason = out.reason || null;  // none: the connection (the list says "waiting for a connection")
     });
   }
 

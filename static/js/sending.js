@@ -67,7 +67,7 @@
     var parts = [];
     (result.sent || []).forEach(function (entry) { parts.push(Dom.fmt(msg.msgSent, { number: entry.number })); });
     if (result.rejected) parts.push(msg.msgRejected);
-    if (result.retry) parts.push(msg.msgRetry);
+    if (result.retry) parts.push(result.reason || msg.msgRetry);  // a switched-off feature says why
     announcePush(result, parts);
     if (parts.length) Dom.say("outbox-status", parts.join(" "));
     if ((result.sent || []).length || (result.followed || []).length || (result.unfollowed || []).length) {

@@ -91,9 +91,9 @@ def _gate():
         return None
     state = switches.current()
     if state["maintenance"]:
-        response = current_app.make_response(render_error(
-            503, _("Technical break: sending is paused. Your draft stays on your phone; send "
-                   "it later. In an emergency call 112.")))
+        response = _switched_off("maintenance", _(
+            "Technical break: sending is paused. Your draft stays on your phone; send it later. "
+            "In an emergency call 112."))
         response.headers["Retry-After"] = "3600"
         return response
     if request.endpoint in SUBMIT_ENDPOINTS:
@@ -103,12 +103,25 @@ def _gate():
                                        "you think this is a mistake, write to the portal's "
                                        "administrator."))
         if not state["reports"]:
-            return render_error(503, _("New reports are not being accepted at the moment. Your "
-                                       "draft stays on your phone; send it later."))
+            return _switched_off("reports", _("New reports are not being accepted at the moment. "
+                                              "Your draft stays on your phone; send it later."))
         if not state["photos"] and any(f.filename for f in request.files.getlist("media")):
-            return render_error(503, _("Photo uploads are switched off at the moment: send the "
-                                       "report without photos."))
+            return _switched_off("photos", _("Photo uploads are switched off at the moment: "
+                                             "remove the photos and send the report without them."))
     return None
+
+
+#: Response header naming the switch that refused a write: the page's scripts tell it from a
+#: server that is down (a 503 without it) and say why the draft waits (or, for photos, what to fix).
+SWITCH_HEADER = "X-Switched-Off"
+
+
+def _switched_off(name: str, message: str):
+    """A 503 with ``message`` (HTML with a role=alert box, or JSON ``[{code, description}]``)
+    and :data:`SWITCH_HEADER` = ``name`` (``maintenance``, ``reports`` or ``photos``)."""
+    response = current_app.make_response(render_error(503, message))
+    response.headers[SWITCH_HEADER] = name
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -126,4 +139,6 @@ def init_app(app: Flask) -> None:
     def _banner():
         if not has_request_context() or request.path.startswith("/static/"):
             return {}
-        return {"site_banners": switches.banners}
+        # The report form leaves out the photo pickers while uploads are off (read fresh).
+        return {"site_banners": switches.banners,
+                "photo_uploads_on": lambda: switches.is_on("photos")}
