@@ -278,7 +278,7 @@
     button.addEventListener("click", function () {
       if (button.getAttribute("aria-expanded") === "true") { setOpen(false); say(""); } else { open(); }
     });
-    button.hidden = false;
+    region.hidden = false;  // without JavaScript there is only the list
     listMapState = {
       region: region,
       follow: function () { if (shown && !panel.hidden) shown.reload(); }

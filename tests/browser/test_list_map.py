@@ -10,6 +10,7 @@ import pytest
 
 from tests.browser.axe import axe_violations
 from tests.browser.waiting import wait_until
+from tests.conftest import ROOT
 from tests.factories import make_report
 
 pytestmark = pytest.mark.browser
@@ -60,6 +61,8 @@ def test_list_map_shows_the_filtered_reports_on_request_and_follows_the_filters(
     assert re.search(r"1", page.locator("#list-map-status").inner_text())
     assert page.locator("#list-citymap path").count() >= 1  # the city outline
     assert axe_violations(page) == []
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "test-artifacts" / "reports-list-map-1024x900.png"), full_page=True)
 
     # Then the map, then its marker, whose card opens with Enter.
     page.keyboard.press("Tab")
