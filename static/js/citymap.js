@@ -269,7 +269,8 @@
       }).then(function () {
         if (button.getAttribute("aria-expanded") !== "true") return;  // closed meanwhile
         panel.hidden = false;
-        shown = cityMap(container, { url: url, status: status, view: [LODZ, parseInt(d.zoom, 10) || 13] });
+        // Zoom 13 as /map: about a district in view, the box bench/map_bbox.py measures.
+        shown = cityMap(container, { url: url, status: status, view: [LODZ, 13] });
       }).catch(function () {
         setOpen(false);
         say(navigator.onLine === false ? d.msgOffline : d.msgFailedMap);

@@ -15,7 +15,7 @@ from tests.factories import make_report
 
 pytestmark = pytest.mark.browser
 
-CENTRE = (51.7592, 19.4560)  # ul. Piotrkowska: in view at the list map's start (zoom 12)
+CENTRE = (51.7592, 19.4560)  # ul. Piotrkowska: the list map's start (zoom 13, as /map)
 
 
 @pytest.fixture
