@@ -2,6 +2,7 @@
 "already reported?" hint and "me too" supports."""
 from __future__ import annotations
 
+import re
 import uuid
 
 from tests.factories import make_report
@@ -166,6 +167,36 @@ def test_map_page_keeps_filters_in_the_url_and_points_to_the_list(client):
     assert 'data-url="/reports.geojson?service_code=ROAD_POTHOLE&amp;status=open&amp;since=2026-01-01"' in html
     assert 'href="/reports?service_code=ROAD_POTHOLE&amp;status=open"' in html
     assert 'value="2026-01-01"' in html and "<script>" not in html and "style=" not in html
+
+
+def test_list_page_carries_its_map_and_the_map_shows_what_the_list_lists(app, client):
+    with app.app_context():
+        pothole = make_report(service_code="ROAD_POTHOLE").id
+        make_report(service_code="ROAD_POTHOLE", status="resolved")
+        make_report(service_code="STREET_LIGHT")
+    html = client.get("/reports?service_code=ROAD_POTHOLE&status=open").get_data(as_text=True)
+    # The region above the list: the data endpoint, what it loads when asked, the list it follows.
+    region = html.split('id="list-map"', 1)[1].split('id="report-list"', 1)[0]
+    assert html.index('id="list-map"') < html.index('id="report-list"')
+    assert 'data-url="/reports.geojson"' in region and 'data-list="report-list"' in region
+    for script in ("vendor/leaflet/leaflet.js", "vendor/leaflet.markercluster/leaflet.markercluster.js"):
+        assert f"/static/{script}" in region and f'<script src="/static/{script}"' not in html  # on request
+    assert '<script src="/static/js/citymap.js" defer></script>' in html
+    assert "Pokaż na mapie" in region and "Ukryj mapę" in region
+    assert "ta sama lista zgłoszeń w formie tekstu" in region  # the list stays the alternative
+    assert 'aria-expanded="false"' in region and '" hidden>' in region.split("<h2", 1)[0]  # only with JS
+    assert "<script>" not in html and "style=" not in html  # strict CSP
+    assert 'data-filter-query="service_code=ROAD_POTHOLE&amp;status=open"' in html
+
+    # A filter changed through htmx: the fragment states the filters it applied (a bad code dropped).
+    fragment = client.get("/reports?service_code=NOPE&status=open",
+                          headers={"HX-Request": "true", "HX-Target": "report-list"}).get_data(as_text=True)
+    assert 'data-filter-query="status=open"' in fragment and 'id="list-map"' not in fragment
+    # The map's data with the list's query holds exactly the listed reports.
+    listed = {int(n) for n in re.findall(r'id="report-(\d+)-title"', html)}
+    query = html.split('data-filter-query="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    mapped = client.get(f"/reports.geojson?{query}&bbox=19.0,51.5,20.0,52.0").get_json()
+    assert listed == {f["properties"]["id"] for f in mapped["features"]} == {pothole}
 
 
 def test_form_has_the_live_region_before_anything_is_found(client):

@@ -176,6 +176,9 @@ def test_privacy_notice_names_controller_retention_rights_and_contact(make_app):
     assert 'href="/contact?topic=personal_data"' in page
     assert 'href="mailto:admin@lckzm.lodz.example"' in page
     assert "30 dni" in _text(make_app().test_client().get("/privacy"))  # EMAIL_RETENTION_DAYS
+    # "Me too" supporters with an e-mail address: the same purpose and the same erasure
+    assert "poparciu cudzego zgłoszenia („Ja też”)" in page
+    assert "tak samo adres podany przy poparciu zgłoszenia" in page
 
 
 ACCESSIBILITY_PARTS = {
@@ -206,12 +209,17 @@ def test_accessibility_statement_has_the_required_parts_and_is_in_the_footer(mak
     assert 'href="/accessibility"' in _text(client.get(f"/?lang={lang}"))
 
 
+SUPPORTERS = {"en": "supporting someone else's report", "uk": "підтримки чужого звернення"}
+
+
 @pytest.mark.parametrize("lang,retention", [("en", "30 days"), ("uk", "30 днів")])
 def test_privacy_notice_in_english_and_ukrainian(make_app, lang, retention):
     client = make_app(EMAIL_RETENTION_DAYS=30, ADMIN_EMAIL=None).test_client()
     page = _text(client.get(f"/privacy?lang={lang}"))
     assert retention in page and "Prezydent Miasta Łodzi" in page and "Prezes Urzędu Ochrony Danych Osobowych" in page
     assert 'href="/contact?topic=personal_data"' in page and "mailto:" not in page.split("<footer")[0]
+    assert SUPPORTERS[lang] in page  # "me too" supporters' addresses: same purpose, same erasure
+
 
 
 # --------------------------------------------------------------------------- contact

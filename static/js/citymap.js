@@ -1,11 +1,12 @@
-// The city map (/map, templates/map/index.html), the small map of one report (its public page,
-// templates/map/_report_map.html) and the phone's supporter id for "me too". All strings and
-// URLs come from data-* attributes (translated there); no inline script or style (strict CSP).
+// The city map (/map, templates/map/index.html), the same map above the list on /reports
+// (templates/map/_list_map.html, loaded on request), the small map of one report (its public
+// page, templates/map/_report_map.html) and the phone's supporter id for "me too". All strings
+// and URLs come from data-* attributes (translated there); no inline script or style (strict CSP).
 //
-// /map: markers for the visible box come from /reports.geojson (RFC 7946, [long, lat]); the
-// server sends single reports (clustered here by leaflet.markercluster) or, when the box holds
-// too many, counts per grid cell (drawn as big circles; activating one zooms in). Without tiles
-// (offline, blocked) the map keeps a plain background with the outline and the markers.
+// The city map: markers for the visible box come from /reports.geojson (RFC 7946, [long, lat]);
+// the server sends single reports (clustered here by leaflet.markercluster) or, when the box
+// holds too many, counts per grid cell (drawn as big circles; activating one zooms in). Without
+// tiles (offline, blocked) the map keeps a plain background with the outline and the markers.
 (function () {
   "use strict";
   if (window.LckzmCityMapLoaded) return;  // htmx re-runs the script when it swaps the form in
@@ -127,7 +128,7 @@
     return box;
   }
 
-  // ---- /map ---------------------------------------------------------------------------------------
+  // ---- the city map (/map, and above the list on /reports) ----------------------------------------
   // "#map=zoom/lat/long" (OpenStreetMap's form; the moderation queue's small maps link so) opens
   // the map there; anything else, or a value out of range, opens the whole city.
   function startView(hash) {
@@ -138,12 +139,16 @@
     return [[lat, lng], zoom];
   }
 
-  function cityMap(container) {
+  // The map of the reports matching some filters, drawn in `container` (its data-msg-* give the
+  // texts). options: {url: function returning the GeoJSON URL with the filters (no bbox), read
+  // on every load; status: the live region for progress; view: [[lat, long], zoom] to start}.
+  // Returns {map, reload}: reload() fetches again when the URL changed (new filters).
+  function cityMap(container, options) {
     var d = container.dataset;
-    var status = document.getElementById("citymap-status");
+    var status = options.status;
     function say(text) { if (status) status.textContent = text; }
     var map = baseMap(container, { keyboard: true, zoomControl: true });
-    map.setView.apply(map, startView(window.location.hash));
+    map.setView.apply(map, options.view);
     var cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50 });
     var cells = L.layerGroup();
     map.addLayer(cluster);
@@ -154,7 +159,8 @@
     function load() {
       var b = map.getBounds();
       var box = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(4); }).join(",");
-      var url = d.url + (d.url.indexOf("?") < 0 ? "?" : "&") + "bbox=" + box;
+      var base = options.url();
+      var url = base + (base.indexOf("?") < 0 ? "?" : "&") + "bbox=" + box;
       if (url === last) return;
       last = url;
       if (pending) pending.abort();
@@ -225,25 +231,31 @@
     map.on("moveend", load);
     load();
     window.LckzmCityMap = map;  // for the browser tests and the curious
+    return { map: map, reload: load };
+  }
+
+  // ---- loading Leaflet (and the clustering plug-in) only when a map is wanted ---------------------
+  var loads = {};
+  // One <script> or stylesheet <link> per URL, once per page; a failure is forgotten (a later
+  // try loads it again, e.g. back online).
+  function loadOnce(url, kind) {
+    if (!loads[url]) {
+      loads[url] = new Promise(function (resolve, reject) {
+        var node = document.createElement(kind === "script" ? "script" : "link");
+        if (kind === "script") node.src = url; else { node.rel = "stylesheet"; node.href = url; }
+        node.onload = resolve;
+        node.onerror = function () { delete loads[url]; node.remove(); reject(new Error(url)); };
+        document.head.appendChild(node);
+      });
+    }
+    return loads[url];
+  }
+  function loadLeaflet(js, css) {
+    if (window.L && window.L.map) return Promise.resolve();
+    return Promise.all([loadOnce(css, "style"), loadOnce(js, "script")]);
   }
 
   // ---- the small map of one report --------------------------------------------------------------
-  var leafletLoading = null;
-  function loadLeaflet(js, css) {
-    if (window.L && window.L.map) return Promise.resolve();
-    if (!leafletLoading) {
-      leafletLoading = new Promise(function (resolve, reject) {
-        var link = document.createElement("link");
-        link.rel = "stylesheet"; link.href = css;
-        var script = document.createElement("script");
-        script.src = js;
-        script.onload = resolve; script.onerror = reject;
-        document.head.appendChild(link);
-        document.head.appendChild(script);
-      });
-    }
-    return leafletLoading;
-  }
 
   function reportMap(container) {
     var d = container.dataset;
@@ -257,9 +269,78 @@
     }).catch(function () { /* the coordinates stay as text */ });
   }
 
+  // ---- the map above the list (/reports) ---------------------------------------------------------
+  // A disclosure button: the first press loads Leaflet, the clustering plug-in and their CSS (the
+  // list's first load stays small), then draws the reports matching the list's filters. Those are
+  // read from the list itself (data-filter-query of the element named by data-list, sent again
+  // with every htmx swap of the list), so the map always shows what the list counts. Focus stays
+  // on the button; the map follows it in the tab order.
+  var listMapState = null;  // {region, follow()} of the page's region
+
+  function listMap(region) {
+    var d = region.dataset;
+    var button = region.querySelector("[data-map-toggle]");
+    var panel = document.getElementById(button.getAttribute("aria-controls"));
+    var container = panel.querySelector(".citymap");
+    var status = region.querySelector("[role=status]");
+    var shown = null;  // the cityMap, once drawn
+    function say(text) { status.textContent = text; }
+    function url() {
+      var list = document.getElementById(d.list);
+      var query = list ? list.getAttribute("data-filter-query") : "";
+      return d.url + (query ? "?" + query : "");
+    }
+    function setOpen(open) {
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      button.textContent = open ? d.msgHide : d.msgShow;
+      panel.hidden = !open;
+    }
+    function open() {
+      setOpen(true);
+      if (shown) { shown.map.invalidateSize(); shown.reload(); return; }
+      panel.hidden = true;  // until Leaflet is there: no empty box
+      say(d.msgLoadingMap);
+      loadLeaflet(d.leafletJs, d.leafletCss).then(function () {
+        return Promise.all([loadOnce(d.clusterCss, "style"), loadOnce(d.clusterThemeCss, "style"),
+          loadOnce(d.clusterJs, "script")]);
+      }).then(function () {
+        if (button.getAttribute("aria-expanded") !== "true") return;  // closed meanwhile
+        panel.hidden = false;
+        // Zoom 13 as /map: about a district in view, the box bench/map_bbox.py measures.
+        shown = cityMap(container, { url: url, status: status, view: [LODZ, 13] });
+      }).catch(function () {
+        setOpen(false);
+        say(navigator.onLine === false ? d.msgOffline : d.msgFailedMap);
+      });
+    }
+    button.addEventListener("click", function () {
+      if (button.getAttribute("aria-expanded") === "true") { setOpen(false); say(""); } else { open(); }
+    });
+    region.hidden = false;  // without JavaScript there is only the list
+    listMapState = {
+      region: region,
+      follow: function () { if (shown && !panel.hidden) shown.reload(); }
+    };
+  }
+
+  function startListMap() {
+    var region = document.getElementById("list-map");
+    if (region && (!listMapState || listMapState.region !== region)) listMap(region);
+  }
+  // New filters or another page of the list: the map follows the list's (possibly new) filters.
+  document.addEventListener("htmx:afterSettle", function () {
+    if (listMapState && document.body.contains(listMapState.region)) listMapState.follow();
+  });
+  // Back/forward: htmx puts a fresh page in (historyCacheSize 0), with a new region to set up.
+  document.addEventListener("htmx:historyRestore", startListMap);
+
   document.addEventListener("DOMContentLoaded", function () {
     var city = document.getElementById("citymap");
-    if (city && window.L) cityMap(city);
+    if (city && window.L) {
+      cityMap(city, { url: function () { return city.dataset.url; }, view: startView(window.location.hash),
+        status: document.getElementById("citymap-status") });
+    }
+    startListMap();
     document.querySelectorAll("[data-report-map]").forEach(function (node) {
       if (!("IntersectionObserver" in window)) { reportMap(node); return; }
       var seen = new IntersectionObserver(function (entries) {

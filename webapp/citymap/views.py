@@ -42,7 +42,6 @@ def page():
     filters = queries.parse_map_filters(request.args, config.services.keys())
     return render_template(
         "map/index.html", filters=filters, statuses=list(Status),
-        symbols=geojson.STATUS_SYMBOLS,
         groups=[(group.name(lang), services) for group, services in config.grouped()],
         data_url=url_for("citymap.geojson", **filters.query_args()),
         list_url=url_for("reports.index", **filters.list_filters.query_args()))
