@@ -23,6 +23,7 @@ from webapp.extensions import limiter
 from webapp.negotiation import is_htmx, wants_json
 from webapp.reports.models import Status
 from webapp.reports.queries import public_photos
+from webapp.reports.services import consent_today
 from webapp.routing.services import current_routing
 
 bp = Blueprint("citymap", __name__)
@@ -83,18 +84,6 @@ def nearby():
         category_name=lambda c: config.category_name(c, lang))
 
 
-def _consent() -> tuple[str, str]:
-    """``(version, text)`` of the consent given today, as on the report form: the published one
-    (``app.extensions["consent"]``, from webapp.information), else the config's version (never
-    empty: a stored version is what marks an address as consented) and the gettext text."""
-    published = current_app.extensions.get("consent")
-    found = published(_lang()) if published else None
-    if found:
-        return found
-    return (current_app.config.get("CONSENT_VERSION") or "unpublished",
-            _("I agree to the processing of my e-mail address to receive updates about this report."))
-
-
 def _support_rate_limit() -> str:
     return current_app.config["REPORT_RATE_LIMIT"]
 
@@ -106,7 +95,7 @@ def _support_rate_limit() -> str:
 def support(report_id: int):
     """Add this phone's "me too": 201 new, 200 already counted, 404 unknown, 422 otherwise."""
     form = SupportForm()
-    version, text = _consent()
+    version, text = consent_today(_lang())
     try:
         done = add_support(report_id, form.to_input(_lang()), consent_text=text,
                            consent_version=version)

@@ -368,40 +368,35 @@ def _failed(sub: PushSubscription, error: str) -> None:
 
 # --------------------------------------------------------------------------- e-mail consent
 
-def _erase_email(report: Report, *, drop_pending: bool) -> None:
-    """Forget ``report``'s e-mail address and consent record, and the address in its e-mail
-    notices kept in the outbox (``to`` emptied); with ``drop_pending`` queued notices are
-    deleted (nothing more is sent). No commit."""
-    report.email = None
-    report.consent_version = None
-    report.consent_text = None
-    report.consent_at = None
+def _erase_address(holder, kind: str, key_pattern: str, *, drop_pending: bool) -> None:
+    """Forget ``holder``'s (a report or a "me too" support) e-mail address and consent record,
+    and the address in its notices kept in the outbox (rows of ``kind`` whose dedupe key is
+    LIKE ``key_pattern``: ``to`` emptied); with ``drop_pending`` queued notices are deleted
+    (nothing more is sent). No commit."""
+    holder.email = None
+    holder.consent_version = None
+    holder.consent_text = None
+    holder.consent_at = None
     rows = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.kind == "status_notice",
-        OutboxMessage.dedupe_key.like(f"status_notice:{report.id}:%")))
+        OutboxMessage.kind == kind, OutboxMessage.dedupe_key.like(key_pattern)))
     for row in rows:
         if drop_pending and row.status == "pending":
             db.session.delete(row)
         else:
             row.payload = {**(row.payload or {}), "to": []}  # a new dict: JSON columns track assignment
+
+
+def _erase_email(report: Report, *, drop_pending: bool) -> None:
+    """:func:`_erase_address` for a report's author (``status_notice:{report}:*``)."""
+    _erase_address(report, "status_notice", f"status_notice:{report.id}:%", drop_pending=drop_pending)
 
 
 def _erase_support_email(support: Support, *, drop_pending: bool) -> None:
-    """:func:`_erase_email` for a "me too" supporter: the support's address and consent record,
-    and the address in its notices in the outbox (``subscriber_notice:{report}:*:support-{id}``).
-    The support itself stays (it still counts). No commit."""
-    support.email = None
-    support.consent_version = None
-    support.consent_text = None
-    support.consent_at = None
-    rows = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.kind == "subscriber_notice",
-        OutboxMessage.dedupe_key.like(f"subscriber_notice:{support.report_id}:%:support-{support.id}")))
-    for row in rows:
-        if drop_pending and row.status == "pending":
-            db.session.delete(row)
-        else:
-            row.payload = {**(row.payload or {}), "to": []}  # a new dict: JSON columns track assignment
+    """:func:`_erase_address` for a "me too" supporter
+    (``subscriber_notice:{report}:*:support-{id}``). The support itself stays (it still counts)."""
+    _erase_address(support, "subscriber_notice",
+                   f"subscriber_notice:{support.report_id}:%:support-{support.id}",
+                   drop_pending=drop_pending)
 
 
 def withdraw_support_email_consent(support: Support) -> bool:

@@ -12,7 +12,7 @@ from webapp.extensions import csrf, limiter
 from webapp.i18n import select_locale
 from webapp.negotiation import wants_json
 from webapp.push import services
-from webapp.reports.services import find_by_tracking_token
+from webapp.reports.services import consent_today, find_by_tracking_token
 from webapp.push.forms import EmailConsentForm
 
 bp = Blueprint("push", __name__)
@@ -86,6 +86,20 @@ def unsubscribe_link(token: str):
     return _private(current_app.make_response(render_template("push/stop.html", channel="push", done=True)))
 
 
+def _unsubscribe(holder, withdraw, *, action: str, back: str):
+    """The one-click unsubscribe of ``holder`` (a report or a "me too" support): GET a page with
+    one button posting to ``action``; POST ``withdraw(holder)``, then an empty 200 for a mail
+    client's RFC 8058 ``List-Unsubscribe=One-Click``, else the done page linking ``back``."""
+    if request.method == "GET":
+        return _private(current_app.make_response(render_template(
+            "push/stop.html", action=action, channel="email", done=not holder.email)))
+    withdraw(holder)
+    if request.form.get("List-Unsubscribe") == "One-Click":
+        return _private(current_app.make_response(("", 200)))
+    return _private(current_app.make_response(render_template(
+        "push/stop.html", channel="email", done=True, tracking_url=back)))
+
+
 @bp.route("/t/<token>/email/unsubscribe", methods=["GET", "POST"])
 @csrf.exempt  # RFC 8058 one-click: the mail client POSTs without our form; the URL is the secret
 @limiter.limit(_write_limit, methods=["POST"])
@@ -96,15 +110,9 @@ def email_unsubscribe(token: str):
     report = find_by_tracking_token(token)
     if report is None:
         abort(404)
-    if request.method == "GET":
-        return _private(current_app.make_response(render_template(
-            "push/stop.html", action=url_for("push.email_unsubscribe", token=token),
-            channel="email", done=not report.email)))
-    services.withdraw_email_consent(report)
-    if request.form.get("List-Unsubscribe") == "One-Click":
-        return _private(current_app.make_response(("", 200)))
-    return _private(current_app.make_response(render_template("push/stop.html", channel="email", done=True,
-                                                              tracking_url=url_for("reports.track", token=token))))
+    return _unsubscribe(report, services.withdraw_email_consent,
+                        action=url_for("push.email_unsubscribe", token=token),
+                        back=url_for("reports.track", token=token))
 
 
 @bp.route("/supports/<token>/email/unsubscribe", methods=["GET", "POST"])
@@ -117,24 +125,14 @@ def support_email_unsubscribe(token: str):
     support = find_support_by_token(token)
     if support is None:
         abort(404)
-    if request.method == "GET":
-        return _private(current_app.make_response(render_template(
-            "push/stop.html", action=url_for("push.support_email_unsubscribe", token=token),
-            channel="email", done=not support.email)))
-    services.withdraw_support_email_consent(support)
-    if request.form.get("List-Unsubscribe") == "One-Click":
-        return _private(current_app.make_response(("", 200)))
-    return _private(current_app.make_response(render_template(
-        "push/stop.html", channel="email", done=True,
-        tracking_url=url_for("reports.detail", report_id=support.report_id))))
+    return _unsubscribe(support, services.withdraw_support_email_consent,
+                        action=url_for("push.support_email_unsubscribe", token=token),
+                        back=url_for("reports.detail", report_id=support.report_id))
 
 
 def _consent_version() -> str:
-    """The published consent version in force (``app.extensions["consent"]``, registered by
-    webapp.information), else the configured one."""
-    published = current_app.extensions.get("consent")
-    found = published(str(select_locale())) if published else None
-    return found[0] if found else (current_app.config.get("CONSENT_VERSION") or "unpublished")
+    """The consent version in force today (:func:`webapp.reports.services.consent_today`)."""
+    return consent_today(str(select_locale()))[0]
 
 
 @bp.route("/t/<token>/email", methods=["GET", "POST"])

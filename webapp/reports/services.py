@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from flask import current_app, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -405,3 +406,17 @@ def tracking_url(report, *, external: bool = True) -> str:
     if external:
         return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
     return path
+
+
+def consent_today(lang: str) -> tuple[str, str]:
+    """``(version, text)`` of the consent a resident gives today in language ``lang`` (the
+    report form and "me too" alike): the published one (``app.extensions["consent"]``,
+    registered by webapp.information, which sits above reports), else the config's version
+    (never empty: a stored version is what marks an address as consented) and the gettext text.
+    Needs an app context."""
+    published = current_app.extensions.get("consent")
+    found = published(lang) if published else None
+    if found:
+        return found
+    return (current_app.config.get("CONSENT_VERSION") or "unpublished",
+            _("I agree to the processing of my e-mail address to receive updates about this report."))

@@ -32,7 +32,8 @@ from webapp.photos.storage import StorageUnavailable
 from webapp.reports import queries
 from webapp.reports.forms import ReportForm
 from webapp.reports.models import Status
-from webapp.reports.services import SubmissionError, Submitted, find_by_tracking_token, submit_report
+from webapp.reports.services import (SubmissionError, Submitted, consent_today, find_by_tracking_token,
+                                     submit_report)
 from webapp.routing.services import current_routing, explain
 
 bp = Blueprint("reports", __name__)
@@ -47,18 +48,6 @@ LIST_TARGET = "report-list"
 
 def _lang() -> str:
     return str(get_locale() or "pl")
-
-
-def _consent() -> tuple[str, str]:
-    """``(version, text)`` of the consent a resident gives today, in the page's language: the
-    published one (``app.extensions["consent"]``, registered by webapp.information, which sits
-    above reports), else the config's version and the gettext text."""
-    published = current_app.extensions.get("consent")
-    found = published(_lang()) if published else None
-    if found:
-        return found
-    return (current_app.config.get("CONSENT_VERSION") or "unpublished",
-            _("I agree to the processing of my e-mail address to receive updates about this report."))
 
 
 @bp.get("/report")
@@ -90,7 +79,7 @@ def _submission_settings() -> dict:
     config = current_app.config
     return {"routing": current_routing(), "boundary": current_app.extensions["boundary"],
             "max_photos": config["PHOTO_MAX_COUNT"], "max_photo_bytes": config["PHOTO_MAX_BYTES"],
-            **dict(zip(("consent_version", "consent_text"), _consent())),
+            **dict(zip(("consent_version", "consent_text"), consent_today(_lang()))),
             "secret_key": config["SECRET_KEY"]}
 
 
