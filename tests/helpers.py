@@ -107,3 +107,26 @@ def staff_client(app, email="operator@lodz.example", role="operator"):
     client = app.test_client()
     secret, codes = enrol(client, email)
     return client, secret, codes
+
+
+def enrol_in_browser(page, url: str, email: str, password: str = PASSWORD, check=None) -> str:
+    """Log staff ``email`` in through the panel's pages in a Playwright ``page`` (live server at
+    ``url``), enrol the second factor with pyotp's code and wait for the recovery codes; calls
+    ``check(page)`` (e.g. an axe assertion) on the login, enrolment and codes pages. Returns the
+    TOTP secret shown on enrolment."""
+    page.goto(f"{url}/admin/login?lang=pl")
+    if check:
+        check(page)
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/admin/login/enrol"))
+    if check:
+        check(page)
+    secret = page.inner_text("#totp-secret")
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".recovery-codes")
+    if check:
+        check(page)
+    return secret

@@ -183,6 +183,7 @@
     }
 
     var drawn = null;
+    var shown = {};  // "id:status" -> marker now on the map
     function draw(data) {
       // The same reports as already drawn (a small pan, or a popup's auto-pan): keep the markers,
       // so an open card stays open and focus stays where it is.
@@ -191,11 +192,12 @@
       }).join(",");
       if (signature === drawn) return;
       drawn = signature;
-      cluster.clearLayers();
       cells.clearLayers();
       container.setAttribute("data-clustered", data.clustered ? "true" : "false");
       container.setAttribute("data-count", String(data.count));
       if (data.clustered) {
+        cluster.clearLayers();
+        shown = {};
         data.features.forEach(function (f) {
           var c = f.geometry.coordinates;
           var n = f.properties.count;
@@ -211,7 +213,15 @@
         say(fmt(d.msgClustered, { n: data.count }));
         return;
       }
-      var markers = data.features.map(function (f) {
+      // Only the reports that left the view go, only new ones come: a marker still in view (its
+      // open card, its focus) survives the reload a popup's auto-pan or a small pan causes.
+      var next = {};
+      data.features.forEach(function (f) { next[f.properties.id + ":" + f.properties.status] = f; });
+      var gone = Object.keys(shown).filter(function (key) { return !next[key]; });
+      cluster.removeLayers(gone.map(function (key) { return shown[key]; }));
+      gone.forEach(function (key) { delete shown[key]; });
+      var fresh = Object.keys(next).filter(function (key) { return !shown[key]; }).map(function (key) {
+        var f = next[key];
         var c = f.geometry.coordinates, p = f.properties;
         var label = p.number + ", " + p.category + ", " + p.status_label;
         var marker = L.marker([c[1], c[0]], { icon: statusIcon(p), title: label, keyboard: true });
@@ -222,9 +232,10 @@
           node.setAttribute("role", "button");
           node.setAttribute("data-report-id", String(p.id));
         });
+        shown[key] = marker;
         return marker;
       });
-      cluster.addLayers(markers);
+      cluster.addLayers(fresh);
       say(fmt(d.msgCount, { n: data.count }));
     }
 

@@ -65,3 +65,16 @@ def base_url(live_server):
 def browser_context_args(live_server):
     # Replaces pytest-playwright's session-wide one: the server (and its URL) is per test.
     return {"base_url": live_server.url, "locale": "en-GB"}
+
+
+@pytest.fixture
+def map_page(page):
+    """``page`` with map tiles refused (as offline) and JavaScript errors and CSP violations
+    collected in ``page.js_errors`` (the map tests)."""
+    page.context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
+    page.js_errors = []
+    page.on("pageerror", lambda e: page.js_errors.append(str(e)))
+    page.on("console", lambda m: page.js_errors.append(m.text)
+            if m.type == "error" and "Content Security Policy" in m.text else None)
+    page.set_viewport_size({"width": 1024, "height": 900})
+    return page

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import re
 
-import pyotp
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from tests.browser.axe import axe_violations
 from tests.factories import create_staff
-from tests.helpers import PASSWORD
+from tests.helpers import enrol_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -27,14 +26,7 @@ def _post_report(url, token, description):
 def test_admin_makes_and_revokes_a_key_that_an_app_uses(live_server, page):
     app, url = live_server.app, live_server.url
     create_staff(app, "admin@lodz.example", "admin")
-    page.goto(f"{url}/admin/login?lang=pl")
-    page.fill("#email", "admin@lodz.example")
-    page.fill("#password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/admin/login/enrol"))
-    page.fill("#code", pyotp.TOTP(page.inner_text("#totp-secret")).now())
-    page.keyboard.press("Enter")
-    page.wait_for_selector(".recovery-codes")
+    enrol_in_browser(page, url, "admin@lodz.example")
 
     page.goto(f"{url}/admin/apikeys/?lang=pl")
     assert axe_violations(page) == []

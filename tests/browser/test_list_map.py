@@ -18,25 +18,13 @@ pytestmark = pytest.mark.browser
 CENTRE = (51.7592, 19.4560)  # ul. Piotrkowska: the list map's start (zoom 13, as /map)
 
 
-@pytest.fixture
-def list_page(page):
-    """``page`` with tiles refused and JavaScript errors and CSP violations in ``page.js_errors``."""
-    page.context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
-    page.js_errors = []
-    page.on("pageerror", lambda e: page.js_errors.append(str(e)))
-    page.on("console", lambda m: page.js_errors.append(m.text)
-            if m.type == "error" and "Content Security Policy" in m.text else None)
-    page.set_viewport_size({"width": 1024, "height": 900})
-    return page
-
-
 def _marker_ids(page) -> set[str]:
     return set(page.locator("#list-citymap .citymap-marker").evaluate_all(
         "nodes => nodes.map(n => n.dataset.reportId)"))
 
 
-def test_list_map_shows_the_filtered_reports_on_request_and_follows_the_filters(live_server, list_page):
-    page = list_page
+def test_list_map_shows_the_filtered_reports_on_request_and_follows_the_filters(live_server, map_page):
+    page = map_page
     with live_server.app.app_context():
         pothole = make_report(lat=CENTRE[0], long=CENTRE[1]).id
         light = make_report(service_code="STREET_LIGHT", lat=CENTRE[0] + 0.004, long=CENTRE[1]).id

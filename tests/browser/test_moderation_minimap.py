@@ -8,14 +8,13 @@ import io
 import re
 from urllib.parse import parse_qs, urlsplit
 
-import pyotp
 import pytest
 from PIL import Image
 
 from tests.browser.axe import axe_violations
 from tests.browser.waiting import wait_until
 from tests.factories import create_staff, make_report
-from tests.helpers import PASSWORD
+from tests.helpers import enrol_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -46,14 +45,7 @@ def test_queue_minimap_loads_its_tiles_and_opens_the_city_map_there(live_server,
         route.fulfill(status=200, content_type="image/png", body=tile)
     page.context.route("https://tile.openstreetmap.org/**", answer_tile)
 
-    page.goto(f"{url}/admin/login?lang=pl")
-    page.fill("#email", "operator@lodz.example")
-    page.fill("#password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/admin/login/enrol"))
-    page.fill("#code", pyotp.TOTP(page.inner_text("#totp-secret")).now())
-    page.keyboard.press("Enter")
-    page.wait_for_selector(".recovery-codes")
+    enrol_in_browser(page, url, "operator@lodz.example")
 
     page.goto(f"{url}/admin/queue?lang=pl")
     figure = page.locator(f"#report-{rid}-map")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
-import pyotp
 import pytest
 
 from tests.browser.axe import axe_violations
 from tests.factories import create_staff, make_report
-from tests.helpers import PASSWORD, next_code
+from tests.helpers import PASSWORD, enrol_in_browser, next_code
 
 pytestmark = pytest.mark.browser
 
@@ -36,20 +35,12 @@ def _label(app, status):
         return Status(status).label
 
 
+def _no_axe_violations(page):
+    assert axe_violations(page) == []
+
+
 def _log_in_and_enrol(page, url, email):
-    page.goto(f"{url}/admin/login?lang=pl")
-    assert axe_violations(page) == []
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/admin/login/enrol"))
-    assert axe_violations(page) == []
-    secret = page.inner_text("#totp-secret")
-    page.fill("#code", pyotp.TOTP(secret).now())
-    page.keyboard.press("Enter")
-    page.wait_for_selector(".recovery-codes")
-    assert axe_violations(page) == []
-    return secret
+    return enrol_in_browser(page, url, email, check=_no_axe_violations)
 
 
 def test_operator_works_through_the_queue_with_the_keyboard(live_server, page):
