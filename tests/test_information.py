@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from webapp.reports.services import consent_today
 
 CONTENT = ROOT / "content"
 from tests.helpers import PROCEDURE_SLUGS as SLUGS  # noqa: E402
@@ -161,8 +162,7 @@ def test_a_report_stores_the_consent_version_in_force(make_app, tmp_path):
         encoding="utf-8")
     app = make_app(CONTENT_DIR=str(content))
     with app.test_request_context("/?lang=en"):
-        from webapp.reports.views import _consent
-        assert _consent() == ("2025-01-01", "Zgoda w nowym brzmieniu.")  # no English text: Polish
+        assert consent_today("en") == ("2025-01-01", "Zgoda w nowym brzmieniu.")  # no English: Polish
 
 
 # --------------------------------------------------------------------------- privacy, accessibility
