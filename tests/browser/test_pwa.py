@@ -436,6 +436,8 @@ def test_a_draft_the_server_refuses_is_kept_with_its_errors(page, context, live_
     page.click("#outbox-list .outbox-edit")
     wait_js(page, "document.getElementById('lat').value === '52.2297'")
     assert page.locator("#err-lat").inner_text().strip() != ""  # the server's message, in place
+    # opening it ends by scrolling the form into view: click after that, not at a moving button
+    wait_js(page, "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
     page.fill("#lat", "51.7592")
     page.fill("#long", "19.4560")
     page.click("#report-form button[type=submit]")
