@@ -33,6 +33,7 @@ import os
 import re
 import resource
 import subprocess
+import statistics
 import sys
 import tempfile
 import time
@@ -130,13 +131,6 @@ def app_pipeline(data: bytes):
 
 
 RUNNERS = {"pillow": bare_pillow, "app": app_pipeline}
-
-
-def _median(values: list[float]) -> float:
-    # Not the statistics module: bench/statistics.py (another benchmark) shadows it here.
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def _rss_kib() -> tuple[int, int] | None:
@@ -244,13 +238,13 @@ def main() -> int:
                 memory = {path: memory_in_subprocess(path, fh.name) for path in RUNNERS}
             finally:
                 os.unlink(fh.name)
-        ratio = _median(ratios)
+        ratio = statistics.median(ratios)
         for path in ("pillow", "app"):
             t = times[path]
             m = memory.get(path, {})
             print(f"{name if path == 'pillow' else '':<11} {size if path == 'pillow' else '':>10} "
                   + (f"{len(data) / 2**20:>5.2f}" if path == "pillow" else " " * 5) + f" {path:<7} "
-                  f"{_median(t) * 1000:>8.1f} {min(t) * 1000:>8.1f} {max(t) * 1000:>8.1f} "
+                  f"{statistics.median(t) * 1000:>8.1f} {min(t) * 1000:>8.1f} {max(t) * 1000:>8.1f} "
                   f"{m.get('peak_rss_mib', float('nan')):>13.1f} {m.get('rss_growth_mib', float('nan')):>11.1f} "
                   + (f"{ratio:>6.2f}" if path == "app" else ""))
         if name == "phone 2048" and ratio > args.target:

@@ -18,6 +18,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -26,12 +27,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def _median(values: list[float]) -> float:
-    # Not the statistics module: bench/statistics.py (a benchmark) shadows it here.
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
 
 
 def make_app(db_url: str):
@@ -115,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'endpoint':<18}{'CPU p50 ms':>11}{'CPU min ms':>11}{'wall p50 ms':>12}  ({args.requests} each)")
     for label, path, headers, status in points:
         cpu, wall = measure(client, path, {**base_headers, **headers}, status, args.requests)
-        print(f"{label:<18}{_median(cpu) * 1000:>11.2f}{min(cpu) * 1000:>11.2f}"
-              f"{_median(wall) * 1000:>12.2f}")
+        print(f"{label:<18}{statistics.median(cpu) * 1000:>11.2f}{min(cpu) * 1000:>11.2f}"
+              f"{statistics.median(wall) * 1000:>12.2f}")
     return 0
 
 

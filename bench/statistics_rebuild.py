@@ -1,7 +1,7 @@
 """Cost of the public statistics at scale: one cold computation of every figure.
 
-    .venv/bin/python bench/statistics.py --reports 1000000            # SQLite in a temp dir
-    .venv/bin/python bench/statistics.py --reports 1000000 --database-url postgresql://postgres@127.0.0.1:5432/bench
+    .venv/bin/python bench/statistics_rebuild.py --reports 1000000            # SQLite in a temp dir
+    .venv/bin/python bench/statistics_rebuild.py --reports 1000000 --database-url postgresql://postgres@127.0.0.1:5432/bench
 
 Fills a throw-away database (migrated with Alembic; on PostgreSQL a schema of its own, dropped at
 the end) with ``--reports`` reports spread evenly over the last two years, each with a dispatch
