@@ -4,12 +4,15 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pyotp
+from sqlalchemy import event
 
 from tests.factories import STAFF_PASSWORD as PASSWORD, create_staff
+from webapp.extensions import db
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 SECRET_RE = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
@@ -130,3 +133,20 @@ def enrol_in_browser(page, url: str, email: str, password: str = PASSWORD, check
     if check:
         check(page)
     return secret
+
+
+@contextmanager
+def statements(app):
+    """Collect ``(statement, parameters)`` of every SQL statement run meanwhile."""
+    seen = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.factories import make_report
-from tests.helpers import csrf_token, staff_client
+from tests.helpers import csrf_token, staff_client, statements
 
 from webapp.clock import utcnow
 from webapp.extensions import db
@@ -231,6 +231,27 @@ def test_an_unchanged_poll_is_a_304_and_a_change_is_seen(app, client):
         make_report()
     changed = client.get("/open311/v2/requests.json", headers={"If-None-Match": first.headers["ETag"]})
     assert changed.status_code == 200 and len(changed.get_json()) == 2
+
+
+def test_a_poll_with_the_compressed_answers_etag_is_a_304_without_reading_the_list(app, client):
+    """Clients that accept gzip get the ETag with a ":gzip" suffix (flask-compress) and send it
+    back so: that poll must be answered before the requests are read, not after."""
+    with app.app_context():
+        make_report()
+    headers = {"Accept-Encoding": "gzip"}
+    first = client.get("/open311/v2/requests.json?page_size=1000", headers=headers)
+    assert first.status_code == 200 and first.headers["Content-Encoding"] == "gzip"
+    assert first.headers["ETag"].endswith(':gzip"')
+    with statements(app) as seen:
+        again = client.get("/open311/v2/requests.json?page_size=1000",
+                           headers={**headers, "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    assert len(seen) == 1, seen  # the data version only
+    with app.app_context():
+        make_report()
+    changed = client.get("/open311/v2/requests.json?page_size=1000",
+                         headers={**headers, "If-None-Match": first.headers["ETag"]})
+    assert changed.status_code == 200
 
 
 @pytest.mark.parametrize("query", [

@@ -4,13 +4,12 @@ through an index instead of scanning and sorting the table. Not timed: bench/rea
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from tests.factories import make_report
+from tests.helpers import statements
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.photos.models import Photo
@@ -29,23 +28,6 @@ PAGES = [
     "/open311/v2/requests.json?service_code=ROAD_POTHOLE&status=open",
     "/open311/v2/requests/{id}.json", "/healthz",
 ]
-
-
-@contextmanager
-def statements(app):
-    """Collect ``(statement, parameters)`` of every SQL statement run meanwhile."""
-    seen = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, parameters))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def add_reports(app, n: int, start: int = 0) -> int:

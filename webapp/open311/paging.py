@@ -46,10 +46,18 @@ def etag_for(version_tag: str, query_string: bytes, lang: str) -> str:
     return digest.hexdigest()[:32]
 
 
+#: Suffixes flask-compress gives the ETag of a compressed answer (``"<etag>:gzip"``): a client
+#: that received it compressed sends that form back in ``If-None-Match``.
+COMPRESSED_ETAG_SUFFIXES = ("", ":gzip", ":br", ":zstd", ":deflate")
+
+
 def not_modified(request, etag: str, last_modified) -> bool:
-    """Whether the client's copy is current: ``If-None-Match`` holds ``etag``, or (without
-    ``If-None-Match``) ``If-Modified-Since`` is not older than ``last_modified`` (aware UTC)."""
+    """Whether the client's copy is current: ``If-None-Match`` holds ``etag`` (as sent, or
+    with the compression suffix of :data:`COMPRESSED_ETAG_SUFFIXES`), or (without
+    ``If-None-Match``) ``If-Modified-Since`` is not older than ``last_modified`` (aware UTC).
+    Answering here, before the list is read, is what makes an unchanged poll cheap."""
     if request.if_none_match:
-        return request.if_none_match.contains(etag)
+        return any(request.if_none_match.contains(etag + suffix)
+                   for suffix in COMPRESSED_ETAG_SUFFIXES)
     since = request.if_modified_since
     return bool(since and last_modified and last_modified.replace(microsecond=0) <= since)
