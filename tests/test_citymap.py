@@ -7,6 +7,7 @@ import uuid
 
 from tests.factories import make_report
 from tests.helpers import csrf_token
+from webapp.reports.models import Status
 
 # Around ul. Piotrkowska 104 (the factory's default spot).
 BOX = "19.45,51.75,19.47,51.77"
@@ -187,6 +188,11 @@ def test_list_page_carries_its_map_and_the_map_shows_what_the_list_lists(app, cl
     assert 'aria-expanded="false"' in region and '" hidden>' in region.split("<h2", 1)[0]  # only with JS
     assert "<script>" not in html and "style=" not in html  # strict CSP
     assert 'data-filter-query="service_code=ROAD_POTHOLE&amp;status=open"' in html
+    # Its legend names every status in words, as /map's does (colour is not the only sign).
+    legend = region.split('class="citymap-legend"', 1)[1].split("</ul>", 1)[0]
+    for label in ("Załatwione", "Odrzucone", "W realizacji"):
+        assert label in legend
+    assert legend.count("<li>") == len(Status) + 1  # and the grid cell
 
     # A filter changed through htmx: the fragment states the filters it applied (a bad code dropped).
     fragment = client.get("/reports?service_code=NOPE&status=open",

@@ -13,17 +13,19 @@ from webapp.citymap.geojson import STATUS_SYMBOLS
 from webapp.citymap.queries import support_count
 from webapp.citymap.services import notice_subscribers
 from webapp.reports import services as report_services
+from webapp.reports.models import Status
 
 
 def init_app(app) -> None:
     """Register the ``citymap`` blueprint, the template globals ``support_count``,
-    ``status_symbol`` and ``new_supporter_id`` (the report page and form include the
+    ``status_symbol``, ``map_statuses`` (every status, for the legends) and ``new_supporter_id`` (the report page and form include the
     ``map/`` parts without the reports package knowing of supports), and the supporters as
     extra recipients of status e-mails (``reports.services.NOTICE_SUBSCRIBERS``)."""
     app.register_blueprint(views.bp)
     if notice_subscribers not in report_services.NOTICE_SUBSCRIBERS:
         report_services.NOTICE_SUBSCRIBERS.append(notice_subscribers)
     app.jinja_env.globals.update(
+        map_statuses=tuple(Status),
         support_count=support_count,
         status_symbol=lambda status: STATUS_SYMBOLS.get(status, "•"),
         new_supporter_id=lambda: str(uuid.uuid4()))
