@@ -10,7 +10,8 @@ per-request *CPU* time (``time.process_time``, in ms) and the median wall time. 
 a request costs the server; on a shared machine it moves far less with other processes' load
 than wall time or a throughput benchmark (bench/read.py), so before/after changes of a few
 hundred microseconds show. ``--profile PATH`` runs that path under cProfile instead and prints
-the ``--top`` functions by cumulative time. Exits 1 on any unexpected status.
+the ``--top`` functions by cumulative time; ``--plans`` prints every endpoint's SQL with its plan
+(EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite). Exits 1 on any unexpected status.
 """
 from __future__ import annotations
 
@@ -80,12 +81,42 @@ def measure(client, path: str, headers: dict, status: int, n: int) -> tuple[list
     return cpu, wall
 
 
+def print_plans(app, client, points, base_headers: dict) -> None:
+    """Each endpoint's SQL statements (one request, captured from the app) with their plans:
+    ``EXPLAIN (ANALYZE, BUFFERS)`` on PostgreSQL, ``EXPLAIN QUERY PLAN`` on SQLite."""
+    from sqlalchemy import event  # noqa: PLC0415 - only here
+    from webapp.extensions import db  # noqa: PLC0415 - only here
+    with app.app_context():
+        engine = db.engine
+    prefix = ("EXPLAIN (ANALYZE, BUFFERS) " if engine.dialect.name == "postgresql"
+              else "EXPLAIN QUERY PLAN ")
+    for label, path, headers, status in points:
+        seen = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            seen.append((statement, parameters))
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            measure(client, path, {**base_headers, **headers}, status, 1)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        print(f"=== {label}: {path} ({len(seen)} statements)")
+        with engine.connect() as conn:
+            for statement, parameters in seen:
+                print("  " + " ".join(statement.split())[:400])
+                for row in conn.exec_driver_sql(prefix + statement, parameters):
+                    print("      " + " | ".join(str(c) for c in row))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", required=True, help="a database made by generate.py")
     parser.add_argument("--requests", type=int, default=300, help="per endpoint")
     parser.add_argument("--profile", metavar="PATH", help="cProfile this endpoint (label or path)")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--plans", action="store_true", help="print the plan of every SQL "
+                        "statement each endpoint runs (EXPLAIN ANALYZE on PostgreSQL)")
     parser.add_argument("--only", metavar="TEXT", help="measure only the endpoints whose label "
                         "contains TEXT (e.g. reports)")
     args = parser.parse_args(argv)
@@ -98,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     client = app.test_client()
     for _label, path, headers, status in points:
         measure(client, path, {**base_headers, **headers}, status, 20)
+    if args.plans:
+        print_plans(app, client, points, base_headers)
+        return 0
     if args.profile:
         label, path, headers, status = next(p for p in points if args.profile in (p[0], p[1]))
         profiler = cProfile.Profile()
