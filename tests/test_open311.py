@@ -304,12 +304,19 @@ def test_a_photo_hidden_by_an_operator_is_in_no_open311_answer(app, client):
         rid, first, second = report.id, report.photos[0].id, report.photos[1].id
     urls = ["/open311/v2/requests.json", "/open311/v2/requests.json?extensions=true",
             f"/open311/v2/requests/{rid}.json"]
+    etags = {}
     for url in urls:
-        assert client.get(url).get_json()[0]["media_url"].endswith(f"/media/photos/{first}/public.jpg")
+        seen = client.get(url)
+        assert seen.get_json()[0]["media_url"].endswith(f"/media/photos/{first}/public.jpg")
+        etags[url] = seen.headers.get("ETag")
     operator, _, _ = staff_client(app)
     hidden = operator.post(f"/admin/reports/{rid}/hide_photo",
                            data={"csrf_token": csrf_token(operator, f"/admin/reports/{rid}"),
                                  "photo_id": str(first), "back": "report"})
     assert hidden.status_code == 303
     for url in urls:
-        assert client.get(url).get_json()[0]["media_url"].endswith(f"/media/photos/{second}/public.jpg"), url
+        # Also for a client polling with the ETag it had: the hide is a change, not a 304.
+        headers = {"If-None-Match": etags[url]} if etags[url] else {}
+        answer = client.get(url, headers=headers)
+        assert answer.status_code == 200, url
+        assert answer.get_json()[0]["media_url"].endswith(f"/media/photos/{second}/public.jpg"), url

@@ -9,6 +9,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from webapp.audit.services import record
+from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.moderation.models import PhotoModeration
 from webapp.moderation.services import ModerationError
@@ -56,11 +57,13 @@ def _row(photo) -> PhotoModeration:
 
 
 def set_hidden(report, photo_id: int, user, hidden: bool = True) -> None:
-    """Hide (or show again) a photo of ``report``. Audited ``photo.hide``/``photo.show``."""
+    """Hide (or show again) a photo of ``report``. Audited ``photo.hide``/``photo.show``.
+    Touches ``report.updated_at``: the public record changed, so Open311 validators change."""
     photo = _photo(report, photo_id)
     row = _row(photo)
     before = bool(row.hidden)
     row.hidden = hidden
+    report.updated_at = utcnow()
     g.pop("hidden_photo_ids", None)  # the next read sees this decision
     record("photo.hide" if hidden else "photo.show", actor=user, object_type="photo",
            object_id=photo.id, before={"hidden": before, "report": report.id},
@@ -70,7 +73,8 @@ def set_hidden(report, photo_id: int, user, hidden: bool = True) -> None:
 def rotate(report, photo_id: int, user) -> None:
     """Turn the public copy and thumbnail 90° clockwise, made again from the upright copy
     made at upload (no loss adds up). New keys per angle (``...-r90.jpg``), so a file shared
-    with another report is never overwritten. Audited ``photo.rotate``."""
+    with another report is never overwritten. Audited ``photo.rotate``; touches
+    ``report.updated_at`` (the public URLs changed)."""
     photo = _photo(report, photo_id)
     row = _row(photo)
     before = row.rotation or 0
@@ -89,6 +93,7 @@ def rotate(report, photo_id: int, user) -> None:
         keys[kind] = key
     photo.public_key, photo.thumb_key = keys["public"], keys["thumb"]
     row.rotation = angle
+    report.updated_at = utcnow()
     record("photo.rotate", actor=user, object_type="photo", object_id=photo.id,
            before={"rotation": before, "report": report.id}, after={"rotation": angle, "report": report.id})
 
