@@ -93,6 +93,9 @@ def test_list_and_open311_queries_use_an_index_on_postgresql(app, client):
             # matches at all (without one PostgreSQL still scans, whatever the settings).
             conn.exec_driver_sql("SET enable_seqscan = off")
             conn.exec_driver_sql("SET enable_bitmapscan = off")
+            # Likewise a sort of the one row the statistics of an earlier test promise: with
+            # sorting discouraged, a Sort is left in the plan only when no index gives the order.
+            conn.exec_driver_sql("SET enable_sort = off")
             for statement, parameters in ordered:
                 plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement,
                                                                     parameters))
