@@ -218,6 +218,14 @@ def test_open311_requests_carry_the_support_count(app, client):
     assert listed[str(report_id)]["support_count"] == 1
     one = client.get(f"/open311/v2/requests/{report_id}.json?extensions=true").get_json()[0]
     assert one["support_count"] == 1
+    # A poller holding the ETag sees the next "me too" (a new answer, not a 304).
+    url = "/open311/v2/requests.json?extensions=true"
+    etag = client.get(url).headers["ETag"]
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    _support(client, report_id, str(uuid.uuid4()))
+    again = client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 200
+    assert {r["service_request_id"]: r for r in again.get_json()}[str(report_id)]["support_count"] == 2
 
 
 def test_hint_radius_follows_the_category_groups_nearby_metres(app, client):

@@ -167,33 +167,49 @@ class Page:
 @dataclass(frozen=True)
 class DataVersion:
     """What changes whenever a public answer may change: the newest report id, the newest
-    status change id and the latest ``updated_at`` (aware UTC, None on an empty table). Each is
-    one index lookup (primary keys and ``ix_service_request_updated_at``)."""
+    status change id, the latest ``updated_at`` (aware UTC, None on an empty table) and the
+    newest id of each table in :data:`VERSION_TABLES` (``extra``). Each is one index lookup
+    (primary keys and ``ix_service_request_updated_at``)."""
 
     report_id: int
     change_id: int
     updated_at: datetime | None
+    extra: tuple[int, ...] = ()
 
     @property
     def tag(self) -> str:
         stamp = self.updated_at.timestamp() if self.updated_at else 0
-        return f"{self.report_id}-{self.change_id}-{stamp:.6f}"
+        return "-".join((str(self.report_id), str(self.change_id), f"{stamp:.6f}",
+                         *(str(n) for n in self.extra)))
 
 
-_VERSION_SQL = text("SELECT (SELECT max(id) FROM service_request), (SELECT max(id) FROM status_change),"
-                    " (SELECT max(updated_at) FROM service_request)")
+#: Tables of domains above whose new rows change a public answer (Open311's ``support_count``
+#: extension: citymap adds ``report_support``); each needs an integer primary key ``id``.
+#: Appended to in ``init_app``, before any request.
+VERSION_TABLES: list[str] = []
+_VERSION_SQL: dict[tuple[str, ...], object] = {}
+
+
+def _version_sql(tables: tuple[str, ...]):
+    found = _VERSION_SQL.get(tables)
+    if found is None:
+        parts = ["(SELECT max(id) FROM service_request)", "(SELECT max(id) FROM status_change)",
+                 "(SELECT max(updated_at) FROM service_request)"]
+        parts += [f"(SELECT max(id) FROM {name})" for name in tables]  # names from code only
+        found = _VERSION_SQL[tables] = text("SELECT " + ", ".join(parts))
+    return found
 
 
 def data_version() -> DataVersion:
-    """The current :class:`DataVersion` (one query of three index lookups)."""
+    """The current :class:`DataVersion` (one query of index lookups)."""
     # Plain SQL: the same statement built with select() cost ~8 ms a call to compile and type.
-    row = db.session.execute(_VERSION_SQL).one()
+    row = db.session.execute(_version_sql(tuple(VERSION_TABLES))).one()
     updated = row[2]
     if isinstance(updated, str):  # SQLite hands max() of the column back as text
         updated = datetime.fromisoformat(updated)
     if updated is not None and updated.tzinfo is None:
         updated = updated.replace(tzinfo=timezone.utc)
-    return DataVersion(row[0] or 0, row[1] or 0, updated)
+    return DataVersion(row[0] or 0, row[1] or 0, updated, tuple(n or 0 for n in row[3:]))
 
 
 # Counts of the public list per (filters, data version), per app and process: counting every
