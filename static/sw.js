@@ -9,7 +9,8 @@
 // Caches: the shell (static files and the shell pages, each stored under its revision and kept
 // while the revision is the same, so a release downloads only the files it changed), and the
 // pages and photos seen while online, named after the build (a page cached before a release
-// links the old scripts, so it is not served after it).
+// links the old scripts, so it is not served after it). A cached photo is shown at once and
+// checked with the server in the background: one an operator has hidden since is dropped.
 "use strict";
 
 importScripts("/static/js/outbox.js");
@@ -139,6 +140,11 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
   if (request.headers.get("HX-Request")) return;  // htmx fragments: network only, the page says when offline
+  if (url.pathname.indexOf("/media/photos/") === 0) {
+    // In a page, or opened full size from its thumbnail (a navigation): the same copy either way.
+    cachedThenRevalidated(event, PHOTOS_CACHE, MAX_PHOTOS);
+    return;
+  }
   if (request.mode === "navigate") {
     event.respondWith(isPrivate(url.pathname) ? networkOrOfflinePage(event) : networkFirstPage(event));
     return;
@@ -147,8 +153,6 @@ self.addEventListener("fetch", function (event) {
   if (url.pathname.indexOf("/static/") === 0 || url.pathname === "/manifest.json") {
     var key = url.search ? null : shellKey(url.pathname);
     if (key) cacheFirst(event, SHELL_CACHE, key, 0);  // not in the build's list: network only
-  } else if (url.pathname.indexOf("/media/photos/") === 0) {
-    cacheFirst(event, PHOTOS_CACHE, request, MAX_PHOTOS);
   }
 });
 
@@ -213,8 +217,8 @@ function offlinePage() {
   });
 }
 
-// Static files (under their revision) and photos: the cache, else the network; the copy is
-// stored within the event's lifetime (waitUntil), so the worker is not stopped half-way.
+// Static files (under their revision): the cache, else the network; the copy is stored within
+// the event's lifetime (waitUntil), so the worker is not stopped half-way.
 function cacheFirst(event, cacheName, key, max) {
   var stored = null;
   var response = caches.open(cacheName).then(function (cache) {
@@ -231,6 +235,37 @@ function cacheFirst(event, cacheName, key, max) {
   });
   event.respondWith(response);
   event.waitUntil(response.then(function () { return stored; }).catch(noop));
+}
+
+// Photos: the cached copy at once (fast, and offline), else the network; either way the server is
+// asked too, past the browser's HTTP cache ("no-cache": an unchanged photo costs a 304), since an
+// operator may hide a photo (its URL then answers 404) or rotate it (new bytes, same URL). 404 or
+// 410 drops the copy, so the next view no longer shows it; a good answer replaces it; anything
+// else (offline, 5xx, maintenance) keeps it. The check runs within the event's lifetime.
+function cachedThenRevalidated(event, cacheName, max) {
+  var request = event.request;
+  // A photo opened full size is a navigation: its preload (through the HTTP cache, which may
+  // keep a hidden photo for an hour) is not used, only settled so the browser does not warn.
+  if (request.mode === "navigate") event.waitUntil(Promise.resolve(event.preloadResponse).catch(noop));
+  var checked = fetch(freshRequest(request.url)).then(function (fresh) {
+    // Cloned before the page may start reading the body.
+    return { response: fresh, stored: revalidated(cacheName, request, fresh.clone(), max) };
+  });
+  var response = caches.open(cacheName).then(function (cache) {
+    return cache.match(request);
+  }).then(function (hit) {
+    return hit || checked.then(function (answer) { return answer.response; });
+  });
+  event.respondWith(request.mode === "navigate" ? response.catch(offlinePage) : response);
+  event.waitUntil(checked.then(function (answer) { return answer.stored; }).catch(noop));
+}
+
+function revalidated(cacheName, request, response, max) {
+  if (response.status === 404 || response.status === 410) {
+    return caches.open(cacheName).then(function (cache) { return cache.delete(request); });
+  }
+  if (response.ok && response.type === "basic") return putCapped(cacheName, request, response, max);
+  return null;
 }
 
 // Put, then drop the oldest entries beyond max (Cache keys come back in insertion order).

@@ -1,6 +1,7 @@
 """The Polish catalogue is complete (Polish is the default UI language); Ukrainian too."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -38,3 +39,19 @@ def test_every_string_in_the_ui_is_translated(lang, source_ids):
         translated[key] = all(strings) and not m.fuzzy
     missing = sorted(i for i in source_ids if not translated.get(i))
     assert missing == [], f"{len(missing)} strings without a {lang} translation: {missing[:5]} (run make extract-messages, then translate)"
+
+
+def test_ukrainian_calls_a_residents_report_one_name():
+    """A resident's report is "звернення" everywhere in Ukrainian; "повідомлення" is kept for
+    messages and notifications, so a user never wonders whether the two are different things."""
+    report = re.compile(r"\breports?\b", re.IGNORECASE)
+    about_messages = re.compile(r"\b(messages?|notifications?|notices?)\b", re.IGNORECASE)
+    mixed = []
+    for m in _catalogue("uk"):
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        if not m.id or not any(report.search(i) for i in ids) or any(about_messages.search(i) for i in ids):
+            continue
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        if any("повідомлен" in s.lower() for s in strings):
+            mixed.append((ids[0], strings))
+    assert mixed == [], f"{len(mixed)} uk translations call a report \"повідомлення\": {mixed[:5]}"

@@ -101,6 +101,23 @@ def test_current_rules_show_version_and_effective_date(client):
     assert 'href="/rules/attachment"' in page and "/rules/versions" in page
 
 
+def test_rules_in_another_language_say_the_polish_text_is_the_binding_one(client):
+    """The regulamin exists only in Polish: an English or Ukrainian reader is told so, and why
+    it is not translated, before the text; the text itself is marked Polish for screen readers."""
+    english = _text(client.get("/rules?lang=en"))
+    note = "The City of Łódź publishes the rules in Polish only; the Polish text below is the binding one."
+    assert note in english
+    prose = english.index('<div class="prose" lang="pl">')
+    assert english.index(note) < prose < english.index("Portal Łódzkiego Centrum Kontakt z Mieszkańcami")
+    assert '<span lang="pl">Tekst przepisany z regulaminu' in english  # the source, not its label
+    ukrainian = _text(client.get("/rules?lang=uk"))
+    assert "Обов’язковим є польський текст нижче." in ukrainian
+    assert '<div class="prose" lang="pl">' in ukrainian
+    polish = _text(client.get("/rules?lang=pl"))
+    assert note not in polish and "wiążący" not in polish.lower()
+    assert '<div class="prose" lang="pl">' in polish
+
+
 def test_earlier_versions_stay_listed_and_readable(make_app, tmp_path):
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content)

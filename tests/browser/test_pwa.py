@@ -444,3 +444,89 @@ def test_a_draft_the_server_refuses_is_kept_with_its_errors(page, context, live_
     page.locator("#report-sent").wait_for()
     assert count_reports(live_server.app) == 1
     assert draft_count(page) == 0
+
+
+# ---- photos an operator hides ----------------------------------------------------------------
+
+def report_with_photos(app, photos) -> tuple[int, list[int]]:
+    """A public (dispatched) report with ``photos`` saved as an upload saves them:
+    (report id, [photo ids])."""
+    from tests.factories import make_report
+    from webapp.extensions import db
+    from webapp.photos.pipeline import process_photo
+    from webapp.photos.services import save_photo
+    with app.app_context():
+        report = make_report(commit=False)
+        db.session.flush()
+        saved = [save_photo(process_photo(path.read_bytes(), filename=path.name), report=report, position=i)
+                 for i, path in enumerate(photos)]
+        db.session.commit()
+        ids = report.id, [photo.id for photo in saved]
+        db.session.remove()
+        return ids
+
+
+def hide_photo(app, report_id: int, photo_id: int):
+    """What "Hide" in the moderation panel does: webapp.moderation.photos.set_hidden, committed."""
+    from tests.factories import create_staff
+    from webapp.auth.models import StaffUser
+    from webapp.extensions import db
+    from webapp.moderation.photos import set_hidden
+    from webapp.reports.models import Report
+    operator = create_staff(app)
+    with app.app_context():
+        set_hidden(db.session.get(Report, report_id), photo_id, db.session.get(StaffUser, operator))
+        db.session.commit()
+        db.session.remove()
+
+
+def fetch_status(page, url: str):
+    """What a page asking for ``url`` gets through the service worker: the HTTP status, or
+    "failed" (offline and not cached)."""
+    return page.evaluate("url => fetch(url).then(r => r.status, () => 'failed')", url)
+
+
+def cached(page, url: str) -> bool:
+    """Whether any of the service worker's caches holds ``url``."""
+    return page.evaluate("url => caches.match(url).then(Boolean)", url)
+
+
+@pytest.mark.browser
+def test_a_photo_an_operator_hides_leaves_the_phone_at_its_next_view(page, context, live_server):
+    second = PHOTO.parent / "gps_DSCN0010.jpg"
+    report_id, (hidden, kept) = report_with_photos(live_server.app, [PHOTO, second])
+    thumb, kept_thumb = f"/media/photos/{hidden}/thumb.jpg", f"/media/photos/{kept}/thumb.jpg"
+    full = f"/media/photos/{hidden}/public.jpg"
+    page.goto("/report")
+    controlled(page)
+
+    # Seen once online: the thumbnails on the report's page, and the photo opened full size.
+    page.goto(f"/reports/{report_id}")
+    wait_until(page, lambda: cached(page, thumb) and cached(page, kept_thumb), what="the thumbnails to be kept")
+    with page.expect_navigation():
+        page.click(f'a[href="{full}"]')
+    wait_until(page, lambda: cached(page, full), what="the full-size photo to be kept")
+
+    hide_photo(live_server.app, report_id, hidden)
+    page.goto(f"/reports/{report_id}")
+    assert thumb not in page.content() and kept_thumb in page.content()
+    # The next views of the photo (a page rendered before it was hidden, the full-size photo
+    # opened again) get the phone's copy at once, while the worker asks the server: 404.
+    fetch_status(page, thumb)
+    fetch_status(page, kept_thumb)
+    page.goto(full)
+    page.goto(f"/reports/{report_id}")
+    wait_until(page, lambda: not cached(page, thumb) and not cached(page, full),
+               what="the hidden photo to leave the worker's caches")
+    # From now on the server's answer, not the phone's copy.
+    assert fetch_status(page, thumb) == 404
+    assert page.goto(full).status == 404
+    assert cached(page, kept_thumb)  # the photo still shown was revalidated (200) and stays
+
+    # Offline, the photo still shown works from the phone; the hidden one is gone.
+    page.goto(f"/reports/{report_id}")
+    context.set_offline(True)
+    assert fetch_status(page, kept_thumb) == 200
+    assert fetch_status(page, thumb) == "failed"
+    offline = page.goto(full)
+    assert offline.from_service_worker and offline.headers["content-type"].startswith("text/html")
