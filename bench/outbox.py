@@ -3,18 +3,28 @@
     .venv/bin/python bench/outbox.py                         # SQLite, 1,000 e-mails, 1 then 2 workers
     .venv/bin/python bench/outbox.py --db postgresql         # database bench_outbox (dropped, created)
     .venv/bin/python bench/outbox.py --messages 2000 --workers 1,2,3 --repeat 3
+    .venv/bin/python bench/outbox.py --smtp-latency-ms 5     # the server answers each message 5 ms late
 
 Makes a fresh database through the project's migrations (SQLite: a temporary file; PostgreSQL:
 ``--pg-database``, default ``bench_outbox``, dropped and created on the local server, never the
 test database) and starts an SMTP server (aiosmtpd) on loopback in this process, which counts
-every message by its ``Message-ID``. For each worker count in ``--workers``: the outbox is
-emptied, ``--messages`` e-mails are queued (a unit's dispatch e-mail: text and HTML, about 3 kB),
-then that many worker processes (``run_worker``, the loop ``flask worker`` runs, with the
-shipped configuration: batches of 20, 20 s leases) are started; each builds its app first and
-waits, and the clock starts when all are released at once and stops when the SMTP server has
-every message. Prints messages/s per run (the median of ``--repeat`` runs, interleaved: 1, 2, 1, 2 ...), the workers' CPU
-time per message (what the rate would be on an idle core: 1000 / that), the load average (the
-machine may be shared) and the ratio of each worker count's rate to one worker's. Exits 1 when a message is missing, arrives twice, or a row is not ``sent``.
+every message by its ``Message-ID``. ``--smtp-latency-ms N`` (default 0) makes it answer each
+message N ms after its data arrived (an asyncio sleep: sessions wait in parallel), as a relay
+across a network does; with 0 the workers compute, with a few ms they mostly wait. For each
+worker count in ``--workers``: the outbox is emptied, ``--messages`` e-mails are queued (a
+unit's dispatch e-mail: text and HTML, about 4 kB), then that many worker processes
+(``run_worker``, the loop ``flask worker`` runs, with the shipped configuration: batches of 20,
+20 s leases) are started; each builds its app first and waits, and the clock starts when all
+are released at once and stops when the SMTP server has every message.
+
+Each run prints messages/s and where the CPU went per message: the workers', the SMTP server's
+(this process) and, on PostgreSQL, the backends serving the database (Linux ``/proc``); how
+many of the machine's cores were busy meanwhile (``/proc/stat``: the machine may be shared,
+and a run that finds it full measures the machine); and each worker's claims (how many, rows
+per claim) and the rows claimed more than once (``attempts`` > 1: colliding claims would
+show). Then, per worker count, the median of ``--repeat`` runs (interleaved: 1, 2, 1, 2 ...),
+the load average and the ratio of each count's rate to one worker's. Exits 1 when a message
+is missing, arrives twice, or a row is not ``sent``.
 """
 from __future__ import annotations
 
