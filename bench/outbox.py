@@ -34,6 +34,7 @@ import logging
 import multiprocessing
 import os
 import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -300,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             with app.app_context():
                 db.engine.dispose()
             generate.drop_postgres(args.pg_database)
+        shutil.rmtree(tmp, ignore_errors=True)  # the SQLite file, the app's instance folder
     base = results.get(1)
     if base:
         for count, rate in results.items():
