@@ -5,7 +5,7 @@ import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
 
-from webapp.config import _instance_secret
+from webapp.config import _instance_secret, from_environment
 
 
 def test_secret_key_is_generated_once_privately_and_shared(tmp_path, monkeypatch):
@@ -24,3 +24,16 @@ def test_secret_key_from_the_environment_wins(tmp_path, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "from-env")
     assert _instance_secret(tmp_path) == "from-env"
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_admin_email_defaults_to_the_contact_centre_and_can_be_switched_off(tmp_path, monkeypatch):
+    monkeypatch.delenv("ADMIN_EMAIL", raising=False)
+    monkeypatch.delenv("VAPID_SUBJECT", raising=False)
+    config = from_environment(tmp_path, tmp_path)
+    assert config["ADMIN_EMAIL"] == "lckzm@uml.lodz.pl"
+    assert config["VAPID_SUBJECT"] == "mailto:lckzm@uml.lodz.pl"
+
+    monkeypatch.setenv("ADMIN_EMAIL", "")  # switched off: no alerts, but push still needs a contact
+    config = from_environment(tmp_path, tmp_path)
+    assert config["ADMIN_EMAIL"] == ""
+    assert config["VAPID_SUBJECT"] == "mailto:lckzm@uml.lodz.pl"

@@ -9,6 +9,9 @@ import secrets
 from pathlib import Path
 
 
+#: ``ADMIN_EMAIL`` when the variable is not set at all (the contact centre's public address).
+DEFAULT_ADMIN_EMAIL = "lckzm@uml.lodz.pl"
+
 #: Photos per report and bytes per photo (the Core issue: 5 photos, 20 MB each).
 PHOTO_MAX_COUNT = 5
 PHOTO_MAX_BYTES = 20 * 1024 * 1024
@@ -117,13 +120,15 @@ def from_environment(instance_path: Path, root_path: Path) -> dict:
         "MAIL_USE_SSL": _bool("MAIL_USE_SSL"),
         "MAIL_TIMEOUT": int(os.environ.get("MAIL_TIMEOUT", "30")),
         # The portal administrator's address: privacy page contact, alerts about undeliverable
-        # e-mail (empty: only the log); its mailto: is the VAPID subject too.
-        "ADMIN_EMAIL": os.environ.get("ADMIN_EMAIL", "lckzm@uml.lodz.pl"),
+        # e-mail, where /contact questions go; set empty, alerts go only to the log and questions
+        # to the operator unit's address in routing.toml. Its mailto: is the VAPID subject too.
+        "ADMIN_EMAIL": os.environ.get("ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL),
         # Notifications (webapp/push). VAPID_PRIVATE_KEY: PEM text or a file path; empty: the key
         # made once into instance/vapid_private.pem.
         "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY") or None,
+        # A bare "mailto:" (ADMIN_EMAIL set empty) is no contact: push services may refuse it.
         "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT")
-        or f"mailto:{os.environ.get('ADMIN_EMAIL', 'lckzm@uml.lodz.pl')}",
+        or f"mailto:{os.environ.get('ADMIN_EMAIL') or DEFAULT_ADMIN_EMAIL}",
         # Push services the worker may POST to (host, or .suffix for subdomains): the big
         # browsers' ones. Anything else is refused when subscribing (no requests to internal hosts).
         "PUSH_ALLOWED_HOSTS": [h.strip() for h in os.environ.get(
