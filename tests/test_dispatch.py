@@ -86,10 +86,16 @@ def test_without_mail_server_the_message_is_written_as_an_eml_file(make_app, tmp
         expected = message_id(row).strip("<>").split("@")[0] + ".eml"
     files = sorted(outbox_dir.iterdir())
     assert [f.name for f in files] == [expected]          # no temporary file left behind
-    msg = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    raw = files[0].read_bytes()
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert msg["To"] == "zgloszenia@zdit.lodz.example"
     assert number in msg["Subject"]
-    assert LINK_RE.search(msg.get_body(("plain",)).get_content())
+    link = LINK_RE.search(msg.get_body(("plain",)).get_content()).group(0)
+    # Readable in a text editor, and grep finds the link whole (README "Quick start").
+    text = raw.decode("utf-8")
+    assert "base64" not in text
+    assert "Głęboka dziura w jezdni" in text
+    assert f"\n{link}\n" in text
 
 
 def test_two_workers_in_parallel_never_send_a_message_twice(make_app, smtp_server):

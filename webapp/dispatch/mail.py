@@ -7,6 +7,8 @@ files go without a server; ``instance/outbox/`` by default).
 """
 from __future__ import annotations
 
+import copy
+import email.charset
 import email.message
 import re
 import smtplib
@@ -29,12 +31,34 @@ def _eml_name(msg: email.message.Message) -> str:
     return f"{local or uuid.uuid4().hex}.eml"
 
 
+#: UTF-8 written as it is (``8bit``), not base64 or quoted-printable.
+_PLAIN_UTF8 = email.charset.Charset("utf-8")
+_PLAIN_UTF8.body_encoding = None
+
+
+def _readable(msg: email.message.Message) -> email.message.Message:
+    """A copy of ``msg`` whose text parts are plain UTF-8 (``8bit``) instead of base64, so an
+    ``.eml`` file reads in a text editor and ``grep`` finds its links whole (quoted-printable
+    would break a link at 76 characters). Only for files: SMTP gets ``msg`` as built, whose
+    base64 keeps lines short for every server and is cheap to encode."""
+    readable = copy.deepcopy(msg)
+    for part in readable.walk():
+        if part.is_multipart() or part.get_content_maintype() != "text":
+            continue
+        charset = part.get_content_charset() or "utf-8"
+        text = part.get_payload(decode=True).decode(charset, "replace")
+        del part["Content-Transfer-Encoding"]
+        part.set_payload(text, _PLAIN_UTF8)
+    return readable
+
+
 def _write_eml(msg: email.message.Message, directory: Path) -> Path:
     """Write ``msg`` to ``directory/<id>.eml`` atomically (temporary file, fsync, rename), so a
-    reader never sees half a message. Returns the path."""
+    reader never sees half a message; text parts as plain UTF-8 (:func:`_readable`). Returns
+    the path."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / _eml_name(msg)
-    atomic_write(target, msg.as_bytes())
+    atomic_write(target, _readable(msg).as_bytes())
     return target
 
 
