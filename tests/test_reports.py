@@ -287,3 +287,14 @@ def test_the_form_asks_a_categorys_questions_and_keeps_the_answers(app, client):
     with app.app_context():
         report = db.session.scalar(db.select(Report))
         assert report.attributes == {"blocks_road": "pavement"} and report.api_key_id is None
+
+
+@pytest.mark.parametrize("lang", ["pl", "en", "uk"])
+def test_the_category_hint_names_the_catch_all_category_as_the_list_does(client, lang):
+    html = client.get(f"/report?lang={lang}").get_data(as_text=True)
+    hint = re.search(r'id="hint-service_code">([^<]*)<', html).group(1)
+    with client.application.app_context():
+        other = current_routing().services["OTHER"].name(lang)
+    assert f">{other}</option>" in html.replace("&#34;", '"')
+    assert other in hint.replace("&#34;", '"'), (hint, other)
+    assert "triage" not in html
