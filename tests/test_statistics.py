@@ -13,6 +13,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from babel.numbers import format_decimal
 
 from tests.factories import make_report, statistics_world
 from webapp.clock import utcnow
@@ -62,8 +63,15 @@ def test_page_draws_charts_with_tables_and_exports_the_same_figures(make_app):
     page = client.get("/statistics?days=30&lang=pl").get_data(as_text=True)
     assert page.count('<svg class="chart"') == 3 and 'aria-hidden="true"' in page
     assert " style=" not in page  # the CSP forbids inline styles
-    assert '<tr data-unit="zdit"><th scope="row">ZDiT</th><td>3</td><td>67%</td>' in page
-    assert "<td>2.0</td><td>2.8</td>" in page and "<td>17.0</td><td>22.6</td>" in page
+    # Units by name (the charts' abbreviations explained); hours with the Polish decimal comma.
+    assert ('<tr data-unit="zdit"><th scope="row">Zarząd Dróg i Transportu w Łodzi (ZDiT)</th>'
+            '<td>3</td><td>67%</td>') in page
+    assert '<th scope="row"><abbr title="Zarząd Dróg i Transportu w Łodzi">ZDiT</abbr></th>' in page
+    assert "<td>2,0</td><td>2,8</td>" in page and "<td>17,0</td><td>22,6</td>" in page
+    ukrainian = client.get("/statistics?days=30&lang=uk").get_data(as_text=True)
+    assert "<td>2,0</td><td>2,8</td>" in ukrainian
+    english = client.get("/statistics?days=30&lang=en").get_data(as_text=True)
+    assert "<td>2.0</td><td>2.8</td>" in english
 
     data = client.get("/statistics.json").get_json()
     zdit = next(r for r in data["periods"]["90"]["units"] if r["key"] == "zdit")
@@ -158,7 +166,7 @@ def _expected(made, days, now):
 
 
 def _hours(v):
-    return "–" if v is None else "%.1f" % v
+    return "–" if v is None else format_decimal(v, "#,##0.0", locale="en")
 
 
 def test_page_and_exports_equal_a_direct_computation_over_a_realistic_set(make_app):
@@ -180,8 +188,8 @@ def test_page_and_exports_equal_a_direct_computation_over_a_realistic_set(make_a
         assert got == expected, days
 
         page = client.get(f"/statistics?days={days}&lang=en").get_data(as_text=True)
-        units = dict(re.findall(r'<tr data-unit="([^"]+)"><th scope="row">[^<]*</th>(.*?)</tr>', page, re.S))
-        times = dict(re.findall(r'<tr data-unit-times="([^"]+)"><th scope="row">[^<]*</th>(.*?)</tr>', page, re.S))
+        units = dict(re.findall(r'<tr data-unit="([^"]+)"><th scope="row">.*?</th>(.*?)</tr>', page, re.S))
+        times = dict(re.findall(r'<tr data-unit-times="([^"]+)"><th scope="row">.*?</th>(.*?)</tr>', page, re.S))
         assert set(units) == set(times) == {k for t, k in expected if t == "units"}
         for key, cells in units.items():
             e = expected[("units", key)]
@@ -190,7 +198,7 @@ def test_page_and_exports_equal_a_direct_computation_over_a_realistic_set(make_a
             assert re.findall(r"<td>([^<]*)</td>", times[key]) == [
                 _hours(e[f]) for f in ("first_response_median_h", "first_response_p90_h",
                                        "resolution_median_h", "resolution_p90_h")], (days, key)
-        codes = dict(re.findall(r'<tr data-code="([^"]+)"><th scope="row">[^<]*</th>(.*?)</tr>', page, re.S))
+        codes = dict(re.findall(r'<tr data-code="([^"]+)"><th scope="row">.*?</th>(.*?)</tr>', page, re.S))
         assert {k: re.findall(r"<td>([^<]*)</td>", v)[0] for k, v in codes.items()} == {
             k: str(e["count"]) for (t, k), e in expected.items() if t == "categories"}
         total = expected[("total", "total")]

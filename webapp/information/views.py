@@ -256,7 +256,7 @@ def statistics():
         return u.short if u else uid
     return render_template(
         "information/statistics.html", summary=summary, days=days, periods=PERIODS, period=period,
-        category=category, unit=unit,
+        category=category, units=routing.units,
         category_bars=bars([(category(r.key), r.count) for r in period["categories"]]),
         unit_bars=bars([(unit(r.key), r.count) for r in period["units"]]),
         month_bars=bars([(m, c) for m, c in summary.months], width=210, row=26))
