@@ -55,3 +55,14 @@ def test_ukrainian_calls_a_residents_report_one_name():
         if any("повідомлен" in s.lower() for s in strings):
             mixed.append((ids[0], strings))
     assert mixed == [], f"{len(mixed)} uk translations call a report \"повідомлення\": {mixed[:5]}"
+
+
+def test_ukrainian_calls_the_portals_rules_one_name():
+    """The portal's rules (regulamin) are "правила" everywhere in Ukrainian, never also
+    "регламент" (which stays only in the name of the EU's GDPR, "Регламент (ЄС) 2016/679")."""
+    mixed = [m.id for m in _catalogue("uk") if m.id and "регламент" in str(m.string).lower()]
+    assert mixed == [], mixed
+    for path in sorted((ROOT / "content").rglob("*.md")):
+        if path.stem == "uk" or path.parent.name == "uk":
+            text = path.read_text(encoding="utf-8").replace("Регламенту (ЄС)", "")
+            assert "регламент" not in text.lower(), path
