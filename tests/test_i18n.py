@@ -66,3 +66,24 @@ def test_ukrainian_calls_the_portals_rules_one_name():
         if path.stem == "uk" or path.parent.name == "uk":
             text = path.read_text(encoding="utf-8").replace("Регламенту (ЄС)", "")
             assert "регламент" not in text.lower(), path
+
+
+def _strings(message):
+    return message.string if isinstance(message.string, tuple) else (message.string,)
+
+
+def test_polish_uses_one_form_for_optional_fields_you_and_me_too():
+    """Optional fields say "(nieobowiązkowo)"; "Ty" forms are capitalised as in a letter;
+    no text speaks to (or for) a man only ("Zapisałem", "poparłeś"); "me too" buttons read
+    the same on the form and on a report's page."""
+    lower_you = re.compile(r"\b(ciebie|tobą|tobie|twój|twoja|twoje|twojej|twojego|twoim|twoich|twoją)\b")
+    masculine = re.compile(r"\w+(łem|łeś)\b(?!/)")
+    found = []
+    for m in _catalogue("pl"):
+        for s in _strings(m) if m.id else ():
+            if "(opcjonalnie)" in s or lower_you.search(s) or masculine.search(s):
+                found.append(s)
+    assert found == [], found
+    catalogue = _catalogue("pl")
+    assert catalogue.get("Me too: this is my problem").string == \
+        catalogue.get("Me too: I have this problem as well").string
