@@ -173,12 +173,18 @@ def test_real_compressed_20000px_bomb_is_refused_before_decoding():
 
 
 @pytest.mark.parametrize("side", [8000, 10000])
-def test_images_over_60_megapixels_are_refused_without_warnings(side):
-    # 64 MP passes Pillow's own limit; 100 MP makes Pillow warn. Both: a clear error, no warning.
+@pytest.mark.parametrize("kind, limit", [("png", 25), ("jpeg", 60), ("progressive jpeg", 25)])
+def test_images_over_60_megapixels_are_refused_naming_their_limit_without_warnings(side, kind, limit):
+    # 64 MP passes Pillow's own limit; 100 MP makes Pillow warn. Both: a clear error, no warning,
+    # naming the limit of the image's format (a PNG told "at most 60" would try 30 MP in vain).
+    if kind == "png":
+        data = png_header_only(side, side)
+    else:
+        data = jpeg_with_frame_size(small_real_jpeg(progressive=kind != "jpeg"), side, side)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with pytest.raises(PhotoError, match="at most 60 megapixels"):
-            process_photo(png_header_only(side, side))
+        with pytest.raises(PhotoError, match=f"at most {limit} megapixels"):
+            process_photo(data)
     assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
 
 

@@ -143,7 +143,9 @@ def process_photo(data: bytes, *, filename: str | None = None,
         try:
             im = Image.open(io.BytesIO(data), formats=OPENERS)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise PhotoError(_bomb_message(), filename) from None
+            # Pillow refused from the header before saying the format: a JPEG starts with SOI.
+            fmt = "JPEG" if data[:2] == b"\xff\xd8" else "other"
+            raise PhotoError(_too_many_pixels_message(fmt, data), filename) from None
         except UnidentifiedImageError:
             raise PhotoError(_unsupported_message(), filename) from None
         except Exception:  # a parser failing on a broken header
@@ -157,8 +159,10 @@ def process_photo(data: bytes, *, filename: str | None = None,
                 # libheif decodes missing tiles as flat colour instead of failing.
                 raise PhotoError(_corrupt_message(), filename)
             width, height = im.size
-            if width < 1 or height < 1 or width * height > MAX_PIXELS:
+            if width < 1 or height < 1:
                 raise PhotoError(_bomb_message(), filename)
+            if width * height > MAX_PIXELS:
+                raise PhotoError(_too_many_pixels_message(im.format, data), filename)
             jpeg = limits.jpeg_structure(data) if im.format in ("JPEG", "MPO") else None
             if im.format in ("JPEG", "MPO") and jpeg is None:
                 raise PhotoError(_corrupt_message(), filename)
@@ -203,6 +207,14 @@ def process_photo(data: bytes, *, filename: str | None = None,
 def _bomb_message():
     return _l("The image has too many pixels (at most %(mp)d megapixels).",
               mp=MAX_PIXELS // 1_000_000)
+
+
+def _too_many_pixels_message(fmt: str | None, data: bytes):
+    """The message for an image over :data:`MAX_PIXELS`, naming the limit that applies to it:
+    60 MP for a sequential JPEG, 25 MP (:func:`_costly_message`) for the rest, so a 64 MP PNG is
+    not told "at most 60" when 30 MP would be refused as well."""
+    jpeg = limits.jpeg_structure(data) if fmt in ("JPEG", "MPO") else None
+    return _costly_message() if limits.full_decode_limit_applies(fmt or "", jpeg) else _bomb_message()
 
 
 def _costly_message():
