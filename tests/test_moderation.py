@@ -183,6 +183,25 @@ def test_a_refused_duplicate_keeps_what_was_typed(app, operator):
     assert "Zobacz wyżej</textarea>" in row
 
 
+def test_a_duplicate_of_a_report_that_does_not_exist_says_so(app, operator):
+    rid = _waiting(app)
+    with app.app_context():
+        other = _report(app, make_report().id)
+    year, other_id = other.requested_at.year, other.id
+
+    def error(typed):
+        response = _act(operator, rid, "reject", reason="duplicate", duplicate_of=typed)
+        assert response.status_code == 422
+        return re.search(rf'<p class="field-error" id="dup-{rid}-error">([^<]+)</p>',
+                         response.get_data(as_text=True)).group(1)
+
+    assert error("2026/99999") == "Nie ma zgłoszenia 2026/99999."
+    assert error(f"{year - 1}/{other_id}") == f"Nie ma zgłoszenia {year - 1}/{other_id}."  # wrong year
+    assert error("  ") == "Podaj numer zgłoszenia, które to zgłoszenie powtarza."
+    assert _report(app, rid).status == "awaiting_moderation"
+    assert _act(operator, rid, "reject", reason="duplicate", duplicate_of=f"{year}/{other_id}").status_code == 200
+
+
 def test_merge_a_duplicate_links_the_other_report(app, operator):
     original = make_report_id = None
     with app.app_context():

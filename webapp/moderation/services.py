@@ -214,6 +214,22 @@ def edit_description(report: Report, user, text: str) -> None:
            before=before, after=snapshot(report))
 
 
+def duplicate_target(typed: str) -> Report:
+    """The report an operator names as the one a duplicate repeats: its number ``2026/42``
+    (also ``ŁCKzM/2026/42``), or its id ``42`` / ``#42``. Raises :class:`ModerationError` at
+    ``duplicate_of`` when nothing is typed, and a different one when no report has that number
+    (a wrong year included), so a typo is not mistaken for an empty field."""
+    typed = (typed or "").strip()
+    if not typed:
+        raise ModerationError(_l("Give the number of the report this one repeats."), "duplicate_of")
+    parts = typed.lstrip("#").split("/")
+    ident, year = parts[-1].strip(), parts[-2].strip() if len(parts) > 1 else ""
+    found = db.session.get(Report, int(ident)) if ident.isdigit() and len(ident) <= 18 else None
+    if found is None or (year.isdigit() and int(year) != found.requested_at.year):
+        raise ModerationError(_l("There is no report %(number)s.", number=typed[:40]), "duplicate_of")
+    return found
+
+
 def reject(report: Report, user, *, routing, reason_key: str = "", text: str = "",
            duplicate_of: Report | None = None) -> None:
     """Reject with a prepared public reason (:data:`REJECT_REASONS`) or a written one; the

@@ -104,8 +104,7 @@ def _perform(report: Report, action: str):
     elif action == "reject":
         duplicate_of = None
         if form.get("reason") == "duplicate":
-            raw = form.get("duplicate_of", "").strip().rpartition("/")[2].lstrip("#")
-            duplicate_of = db.session.get(Report, int(raw)) if raw.isdigit() else None
+            duplicate_of = services.duplicate_target(form.get("duplicate_of", ""))
         services.reject(report, user, routing=routing, reason_key=form.get("reason", ""),
                         text=form.get("text", ""), duplicate_of=duplicate_of)
     elif action == "note":
