@@ -133,3 +133,19 @@ def test_service_definitions_with_attributes(app, client):
     plain = client.get("/open311/v2/services/ROAD_POTHOLE.json").get_json()
     assert plain == {"service_code": "ROAD_POTHOLE", "attributes": []}
     _xml_error(client.get("/open311/v2/services/NOPE.xml"), 404)
+
+
+@pytest.mark.parametrize("url", ["/open311/v2/requests/%00.json", "/open311/v2/requests/a%01%1b%0a.xml",
+                                 "/open311/v2/services/X%00.json",
+                                 "/open311/v2/requests.xml?jurisdiction_id=x%00%e2%80%ae"])
+def test_errors_echo_no_control_characters(app, client, url):
+    response = client.get(url)
+    assert response.status_code == 404
+    text = response.get_data(as_text=True)
+    assert not [c for c in text if (ord(c) < 32 and c not in "\n") or 0x7f <= ord(c) <= 0x9f or c == "\u202e"]
+    if url.split("?")[0].endswith(".xml"):
+        description = _xml_error(response, 404).find("error/description").text
+    else:
+        description = response.get_json()[0]["description"]
+    if "?" not in url:  # (query strings are cleaned on the way in: nothing left to show)
+        assert "\ufffd" in description  # shown as a replacement character, not dropped

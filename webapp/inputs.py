@@ -68,6 +68,13 @@ def clean_text(value: str, *, multiline: bool = True) -> str:
     return value
 
 
+def shown(value: str) -> str:
+    """``value`` safe to echo back in a message (an unknown id, a wrong parameter): every
+    character :func:`clean_text` would remove, and TAB/LF, as U+FFFD, so a NUL in a URL is
+    neither sent back raw (invalid in XML, invisible in JSON) nor silently dropped."""
+    return _ONE_LINE.sub("\ufffd", _REMOVED.sub("\ufffd", value))
+
+
 def clean_value(value):
     """:func:`clean_text` applied to every string inside ``value`` (JSON: dicts, lists, and
     dict keys); other values are returned as they are."""

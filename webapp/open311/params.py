@@ -16,6 +16,8 @@ from datetime import datetime, timedelta, timezone
 
 from flask_babel import gettext as _
 
+from webapp.inputs import shown
+
 WINDOW = timedelta(days=90)
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -27,6 +29,8 @@ class Open311Error(Exception):
     ``code`` is the HTTP status."""
 
     def __init__(self, code: int, description: str):
+        # The description may echo an id or parameter from the URL: no control characters.
+        description = shown(description)
         super().__init__(description)
         self.code = code
         self.description = description
