@@ -62,6 +62,7 @@ def test_report_is_created_routed_and_tracked(app, client):
     assert report.email is None and report.consent_version is None
     tr = client.get(track)
     assert tr.headers["Cache-Control"] == "private, no-store"
+    assert tr.headers["Referrer-Policy"] == "same-origin"
     assert f"/reports/{report.id}" in tr.get_data(as_text=True)
 
 

@@ -255,5 +255,7 @@ def track(token: str):
         history=queries.timeline(config, report)))
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Robots-Tag"] = "noindex"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # No Referer (with the token) to other sites; not "no-referrer", which makes the page's
+    # plain forms send "Origin: null" and be refused as cross-site (webapp.security).
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
