@@ -124,6 +124,19 @@ def test_replayed_client_id_creates_one_report(app, client):
     assert len(_reports(app)) == 1
 
 
+def test_a_report_sent_without_javascript_is_thanked_and_a_replay_is_told_apart(app, client):
+    data = report_form(client)
+    first = client.post("/report", data=dict(data), follow_redirects=True)
+    page = first.get_data(as_text=True)
+    assert first.status_code == 200
+    assert "Dziękujemy! Twoje zgłoszenie zostało wysłane." in page
+    assert "już wcześniej wysłane" not in page
+    again = client.post("/report", data=dict(data), follow_redirects=True).get_data(as_text=True)
+    assert "To zgłoszenie zostało już wcześniej wysłane." in again
+    assert "Dziękujemy!" not in again
+    assert len(_reports(app)) == 1
+
+
 def test_replay_after_a_location_change_still_answers_with_the_first(app, client):
     data = report_form(client)
     client.post("/report", data=dict(data))

@@ -124,6 +124,10 @@ def _respond_busy(form: ReportForm):
     return response
 
 
+#: ``sent`` on the tracking page a plain form is sent to: a new report, or a replayed client_id.
+SENT_NEW, SENT_AGAIN = "1", "again"
+
+
 def _respond_submitted(submitted: Submitted):
     report = submitted.report
     track = url_for("reports.track", token=submitted.tracking_token)
@@ -143,7 +147,9 @@ def _respond_submitted(submitted: Submitted):
         # For static/js/drafts.js ("my reports" on the device), instead of scraping the fragment.
         response.headers["HX-Trigger"] = json.dumps({"report-sent": {**sent, "client_id": report.client_id}})
         return response
-    return redirect(url_for("reports.track", token=submitted.tracking_token, sent=1), 303)
+    # The tracking page says "thank you" for ?sent=1 and "already sent" for a replay (?sent=again).
+    sent_as = SENT_NEW if submitted.created else SENT_AGAIN
+    return redirect(url_for("reports.track", token=submitted.tracking_token, sent=sent_as), 303)
 
 
 def _respond_storage_unavailable(form: ReportForm):
@@ -246,9 +252,10 @@ def track(token: str):
     report = find_by_tracking_token(token)
     if report is None:
         abort(404)
-    config = current_routing()
+    config, sent = current_routing(), request.args.get("sent")
     response = current_app.make_response(render_template(
-        "reports/track.html", report=report, sent=request.args.get("sent") == "1",
+        "reports/track.html", report=report, sent=sent in (SENT_NEW, SENT_AGAIN),
+        created=sent == SENT_NEW,
         tracking_url=url_for("reports.track", token=token),
         category=config.category_name(report.service_code, _lang()),
         unit=config.unit_name(report.agency_responsible),
