@@ -227,9 +227,19 @@ def index():
 @bp.get("/reports/<int:report_id>")
 def detail(report_id: int):
     """Public page of one report; 404 for an unknown id."""
+    page = detail_page(report_id)
+    if page is None:
+        abort(404)
+    return page
+
+
+def detail_page(report_id: int, **extra) -> str | None:
+    """The public page of one report as HTML, None for an unknown id. ``extra`` goes to the
+    template: ``support_form`` shows the "me too" form again as sent, with its errors
+    (webapp.citymap.views, without JavaScript)."""
     found = queries.report_page(report_id)
     if found is None:
-        abort(404)
+        return None
     report, config, lang = found.report, current_routing(), _lang()
     return render_template(
         "reports/detail.html",
@@ -243,6 +253,7 @@ def detail(report_id: int):
         why=explain(config, report.routing_rule, report.agency_responsible)
         if report.agency_responsible else None,
         history=queries.timeline(config, report, found.history),
+        **extra,
     )
 
 
