@@ -6,7 +6,7 @@ import re
 import uuid
 
 from tests.factories import make_report
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, element_attrs
 from webapp.reports.models import Status
 
 # Around ul. Piotrkowska 104 (the factory's default spot).
@@ -159,6 +159,68 @@ def test_me_too_refuses_closed_unknown_and_bad_ids(app, client):
                         data={"supporter_id": str(uuid.uuid4()), "csrf_token": csrf_token(client)})
     assert plain.status_code == 303
     assert client.post(f"/reports/{open_id}/supports", data={"supporter_id": str(uuid.uuid4())}).status_code == 400
+
+
+CONSENT_MISSING = "Aby dostawać powiadomienia e-mailem, zaznacz zgodę"
+
+
+def _support_page(client, report_id, *, htmx=False, **extra):
+    """Say "me too" from the report's own page (Polish), as its form does (htmx or plain)."""
+    page = f"/reports/{report_id}"
+    data = {"supporter_id": str(uuid.uuid4()), "csrf_token": csrf_token(client, page), **extra}
+    headers = {"HX-Request": "true", "HX-Target": "support", "HX-Current-URL": page} if htmx else {}
+    return client.post(f"{page}/supports", data=data, headers=headers)
+
+
+def _supports(app) -> int:
+    from webapp.citymap.models import Support
+    from webapp.extensions import db
+    with app.app_context():
+        return db.session.query(Support).count()
+
+
+def test_me_too_without_consent_shows_the_error_on_the_report_page_keeping_the_email(app, client):
+    with app.app_context():
+        report = make_report()
+        report_id, number = report.id, report.number
+    answer = _support_page(client, report_id, email="sasiad@example.org")
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert f"{number}" in html and 'id="support"' in html           # the report page itself
+    assert "Nie udało się dodać Twojego poparcia" not in html        # not a separate error page
+    assert CONSENT_MISSING in html
+    assert element_attrs(html, "support-email")["value"] == "sasiad@example.org"
+    consent = element_attrs(html, "support-consent")
+    assert consent["aria-invalid"] == "true" and "support-consent-err" in consent["aria-describedby"]
+    assert CONSENT_MISSING in html[html.index('id="support-consent-err"'):]
+    assert _supports(app) == 0
+    with app.app_context():
+        closed = make_report(status="resolved").id
+    refused = client.post(f"/reports/{closed}/supports",          # a page opened before it closed
+                          data={"supporter_id": str(uuid.uuid4()), "csrf_token": csrf_token(client)})
+    assert refused.status_code == 422 and 'id="support"' in refused.get_data(as_text=True)
+    assert "To zgłoszenie jest już zamknięte" in refused.get_data(as_text=True)
+
+
+def test_me_too_without_consent_by_htmx_swaps_the_form_with_the_error_in_place(app, client):
+    with app.app_context():
+        report_id = make_report().id
+    answer = _support_page(client, report_id, htmx=True, email="sasiad@example.org")
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "HX-Target" in answer.headers.get("Vary", "")
+    assert html.lstrip().startswith('<section id="support"') and "<html" not in html
+    assert element_attrs(html, "support-email")["value"] == "sasiad@example.org"
+    assert element_attrs(html, "support-consent")["aria-invalid"] == "true"
+    error = element_attrs(html, "support-consent-err")   # focus moves here (static/js/app.js)
+    assert "data-announce" in error and error["tabindex"] == "-1"
+    assert CONSENT_MISSING in html[html.index('id="support-consent-err"'):]
+    assert _supports(app) == 0
+    # Ticked: the same place says thank you, with the new count.
+    done = _support_page(client, report_id, htmx=True, email="sasiad@example.org", consent="y")
+    html = done.get_data(as_text=True)
+    assert done.status_code == 201 and html.lstrip().startswith('<section id="support"')
+    assert "Dziękujemy: Twoje poparcie zostało dodane" in html and "1 osoba" in html
+    assert _supports(app) == 1
 
 
 # ---- pages -----------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 from webapp.reports.services import consent_today
 
 CONTENT = ROOT / "content"
-from tests.helpers import PROCEDURE_SLUGS as SLUGS  # noqa: E402
+from tests.helpers import PROCEDURE_SLUGS as SLUGS, element_attrs  # noqa: E402
 
 
 def _text(response) -> str:
@@ -285,6 +285,22 @@ def test_question_without_consent_keeps_what_was_typed_and_sends_nothing(make_ap
     from webapp.extensions import db
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_question_errors_are_summed_up_at_the_top_with_links_to_the_fields(make_app):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    response = client.post("/contact", data=_contact_form(client, email="jan@example", message="Krótko"))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    form = html[html.index('action="/contact"'):]
+    summary = form[form.index('id="form-summary"'):form.index('id="topic"')]   # above the first field
+    assert 'role="alert"' in summary and "Pytanie nie zostało wysłane" in summary
+    for field in ("message", "email", "consent"):
+        assert f'href="#{field}"' in summary, field
+        assert element_attrs(html, field)["aria-invalid"] == "true", field
+    assert element_attrs(html, "form-summary")["tabindex"] == "-1"  # static/js/app.js focuses it
+    assert element_attrs(html, "email")["value"] == "jan@example" and ">Krótko</textarea>" in html
 
 
 def test_question_without_csrf_token_is_refused(make_app):

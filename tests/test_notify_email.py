@@ -99,8 +99,12 @@ def test_the_tracking_page_withdraws_email_consent(make_app):
     with app.app_context():
         report, token = tracked_report(email="mieszkanka@example.org")
         report_id = report.id
-    page = client.get(f"/t/{token}").get_data(as_text=True)
+    shown = client.get(f"/t/{token}")
+    page = shown.get_data(as_text=True)
     assert f'action="/t/{token}/email/unsubscribe"' in page and "Wyłącz wiadomości e-mail" in page
+    # No token in Referer to other sites, yet the page's forms keep a real Origin (not "null").
+    assert shown.headers["Referrer-Policy"] == "same-origin"
+    assert client.get(f"/t/{token}/email/unsubscribe").headers["Referrer-Policy"] == "same-origin"
     answer = client.post(f"/t/{token}/email/unsubscribe", data={"csrf_token": csrf_token(client, f"/t/{token}")})
     assert answer.status_code == 200 and "adres e-mail został usunięty" in answer.get_data(as_text=True)
     with app.app_context():

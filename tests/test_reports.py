@@ -62,6 +62,7 @@ def test_report_is_created_routed_and_tracked(app, client):
     assert report.email is None and report.consent_version is None
     tr = client.get(track)
     assert tr.headers["Cache-Control"] == "private, no-store"
+    assert tr.headers["Referrer-Policy"] == "same-origin"
     assert f"/reports/{report.id}" in tr.get_data(as_text=True)
 
 
@@ -120,6 +121,19 @@ def test_replayed_client_id_creates_one_report(app, client):
     assert first.get_json()["service_request_id"] == second.get_json()["service_request_id"]
     assert second.get_json()["created"] is False
     assert first.get_json()["tracking_url"] == second.get_json()["tracking_url"]
+    assert len(_reports(app)) == 1
+
+
+def test_a_report_sent_without_javascript_is_thanked_and_a_replay_is_told_apart(app, client):
+    data = report_form(client)
+    first = client.post("/report", data=dict(data), follow_redirects=True)
+    page = first.get_data(as_text=True)
+    assert first.status_code == 200
+    assert "Dziękujemy! Twoje zgłoszenie zostało wysłane." in page
+    assert "już wcześniej wysłane" not in page
+    again = client.post("/report", data=dict(data), follow_redirects=True).get_data(as_text=True)
+    assert "To zgłoszenie zostało już wcześniej wysłane." in again
+    assert "Dziękujemy!" not in again
     assert len(_reports(app)) == 1
 
 

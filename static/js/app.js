@@ -92,6 +92,14 @@
   }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-announce]").forEach(function (el) { el.setAttribute("data-announced", ""); });
+    // A page sent back with errors (a plain form's 422, e.g. /contact): start at the summary,
+    // read at once and in view on a phone, not below the fold.
+    var summary = document.querySelector("#form-summary [role=alert]");
+    if (summary) {
+      var box = document.getElementById("form-summary");
+      box.focus({ preventScroll: true });
+      box.scrollIntoView({ block: "start" });
+    }
   });
   document.addEventListener("htmx:afterSettle", announceSwapped);
   // "Older/Newer reports" replaced the list with the link that had focus: start reading the

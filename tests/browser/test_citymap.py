@@ -123,7 +123,26 @@ def test_report_page_shows_its_small_map_and_the_count(live_server, map_page):
     page.goto(f"{live_server.url}/reports/{report}")
     page.locator(".report-minimap .citymap-marker").wait_for()
     page.click("section.support button[type=submit]")
-    page.wait_for_url(re.compile(r"supported=1"))
+    page.locator("#support-done").wait_for()            # thanked in place (htmx), no new page
+    assert "1 " in page.locator(".support-count").inner_text()
+    assert page.js_errors == []
+
+
+def test_me_too_without_consent_says_so_at_the_box_keeping_the_email(live_server, map_page):
+    page = map_page
+    with live_server.app.app_context():
+        report = make_report().id
+    page.goto(f"{live_server.url}/reports/{report}")
+    page.fill("#support-email", "sasiad@example.org")
+    page.click("section.support button[type=submit]")
+    wait_until(page, lambda: page.evaluate("document.activeElement.id") == "support-consent-err",
+               what="focus on the consent error")
+    assert "tick the consent box" in page.inner_text("#support-consent-err")
+    assert page.input_value("#support-email") == "sasiad@example.org"
+    assert page.get_attribute("#support-consent", "aria-invalid") == "true"
+    page.check("#support-consent")
+    page.click("section.support button[type=submit]")
+    page.locator("#support-done").wait_for()
     assert "1 " in page.locator(".support-count").inner_text()
     assert page.js_errors == []
 

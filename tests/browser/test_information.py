@@ -54,6 +54,22 @@ def test_every_information_page_passes_axe_at_390_px(live_server, page, lang):
     assert [e for e in errors if "Content Security Policy" in e] == []
 
 
+def test_contact_errors_are_summed_up_and_focused_on_a_phone(live_server, page):
+    from playwright.sync_api import expect
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/contact?lang=pl")
+    page.fill("#email", "jan@example.org")
+    page.fill("#message", "Czy portal działa na starszych telefonach?")
+    page.get_by_role("button", name="Wyślij pytanie").click()
+    summary = page.locator("#form-summary")
+    expect(summary).to_be_focused()
+    expect(summary.locator("[role=alert]")).to_contain_text("Pytanie nie zostało wysłane")
+    assert summary.bounding_box()["y"] < 844                      # in view, not below the fold
+    assert page.input_value("#message") == "Czy portal działa na starszych telefonach?"
+    summary.locator("a[href='#consent']").click()
+    expect(page.locator("#consent")).to_be_focused()
+
+
 def test_search_as_you_type_keeps_focus_and_announces_the_count(live_server, page):
     from playwright.sync_api import expect
     page.set_viewport_size({"width": 390, "height": 844})

@@ -23,11 +23,13 @@ UNSUBSCRIBE_ENDPOINT = "push.support_email_unsubscribe"
 
 
 class SupportError(ValueError):
-    """The support cannot be stored; ``errors`` maps field names to translated messages."""
+    """The support cannot be stored; ``errors`` maps field names to translated messages;
+    ``report`` is the report (to show its form again with them)."""
 
-    def __init__(self, errors: dict[str, list]):
+    def __init__(self, errors: dict[str, list], report=None):
         super().__init__(errors)
         self.errors = errors
+        self.report = report
 
 
 class ReportNotFound(LookupError):
@@ -82,7 +84,7 @@ def add_support(report_id: int, data: SupportInput, *, consent_text: str,
         errors.setdefault("report", []).append(
             _l("This report is already closed: it cannot be supported any more."))
     if errors:
-        raise SupportError(errors)
+        raise SupportError(errors, report)
     existing = db.session.scalar(select(Support).where(Support.report_id == report.id,
                                                        Support.client_id == client_id))
     created = existing is None

@@ -20,13 +20,17 @@ from webapp.citymap.forms import SupportForm
 from webapp.citymap.services import ReportNotFound, SupportError, add_support
 from webapp.clock import utcnow
 from webapp.extensions import limiter
-from webapp.negotiation import is_htmx, wants_json
+from webapp.negotiation import is_htmx, wants_fragment, wants_json
 from webapp.reports.models import Status
 from webapp.reports.queries import public_photos
 from webapp.reports.services import consent_today
+from webapp.reports.views import detail_page
 from webapp.routing.services import current_routing
 
 bp = Blueprint("citymap", __name__)
+
+#: The "me too" section of a report's page (templates/map/_support.html), its htmx target.
+SUPPORT_TARGET = "support"
 
 #: Browsers may reuse a box's answer for this long without asking; after that an ETag check.
 GEOJSON_MAX_AGE = 30
@@ -102,8 +106,14 @@ def support(report_id: int):
     except ReportNotFound:
         abort(404)
     except SupportError as e:
-        return _support_errors(report_id, e.errors)
+        return _support_errors(report_id, form, e)
     return _supported(done)
+
+
+def _varied(html: str, status: int):
+    response = make_response(html, status)
+    response.vary.add("HX-Target")
+    return response
 
 
 def _supported(done):
@@ -111,14 +121,22 @@ def _supported(done):
     if wants_json():
         return jsonify({"report_id": done.report.id, "created": done.created,
                         "support_count": done.count}), status
-    if is_htmx():
+    if wants_fragment(SUPPORT_TARGET):  # the report page's own form: thanks in its place
+        return _varied(render_template("map/_support.html", report=done.report, done=done), status)
+    if is_htmx():  # a "me too" button of the report form's "already reported?" hint
         return render_template("map/_supported.html", report=done.report, done=done), status
     return redirect(url_for("reports.detail", report_id=done.report.id, supported=1), 303)
 
 
-def _support_errors(report_id: int, errors: dict):
-    messages = {k: [str(m) for m in v] for k, v in errors.items()}
+def _support_errors(report_id: int, form: SupportForm, error: SupportError):
+    """422: the report page's form again, as sent (the e-mail kept), each error at its field;
+    JSON for API clients; the short error page for the hint's buttons (no form of their own)."""
     if wants_json():
-        return jsonify({"errors": messages}), 422
-    return render_template("map/support_errors.html", errors=messages,
-                           report_id=report_id), 422
+        return jsonify({"errors": {k: [str(m) for m in v] for k, v in error.errors.items()}}), 422
+    if wants_fragment(SUPPORT_TARGET):
+        return _varied(render_template("map/_support.html", report=error.report, support_form=form,
+                                        support_errors=error.errors), 422)
+    if not is_htmx():
+        page = detail_page(report_id, support_form=form, support_errors=error.errors)
+        return _varied(page, 422)
+    return render_template("map/support_errors.html", errors=error.errors, report_id=report_id), 422

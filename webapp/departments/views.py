@@ -9,7 +9,9 @@ URL map::
 
 Every response of this blueprint is private: ``Cache-Control: private, no-store`` (the page
 holds a credential and personal data), ``X-Robots-Tag: noindex`` and ``Referrer-Policy:
-no-referrer`` (so the token never leaks to OpenStreetMap or elsewhere through Referer).
+same-origin`` (so the token never leaks to OpenStreetMap or elsewhere through Referer; not
+``no-referrer``, with which Chromium sends ``Origin: null`` on the status form's POST and the
+same-origin check refuses it).
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ FORM_ID = "status-form"
 def _private(response):
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"
     response.vary.add("HX-Target")
     return response
 

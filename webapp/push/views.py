@@ -28,7 +28,9 @@ def _report_or_404(token: str):
 def _private(response):
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Robots-Tag"] = "noindex"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # The URL holds a token: no Referer to other sites. Not "no-referrer": then Chromium sends
+    # "Origin: null" with this page's forms, and the same-origin check refuses them.
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 

@@ -124,6 +124,10 @@ def _respond_busy(form: ReportForm):
     return response
 
 
+#: ``sent`` on the tracking page a plain form is sent to: a new report, or a replayed client_id.
+SENT_NEW, SENT_AGAIN = "1", "again"
+
+
 def _respond_submitted(submitted: Submitted):
     report = submitted.report
     track = url_for("reports.track", token=submitted.tracking_token)
@@ -143,7 +147,9 @@ def _respond_submitted(submitted: Submitted):
         # For static/js/drafts.js ("my reports" on the device), instead of scraping the fragment.
         response.headers["HX-Trigger"] = json.dumps({"report-sent": {**sent, "client_id": report.client_id}})
         return response
-    return redirect(url_for("reports.track", token=submitted.tracking_token, sent=1), 303)
+    # The tracking page says "thank you" for ?sent=1 and "already sent" for a replay (?sent=again).
+    sent_as = SENT_NEW if submitted.created else SENT_AGAIN
+    return redirect(url_for("reports.track", token=submitted.tracking_token, sent=sent_as), 303)
 
 
 def _respond_storage_unavailable(form: ReportForm):
@@ -221,9 +227,19 @@ def index():
 @bp.get("/reports/<int:report_id>")
 def detail(report_id: int):
     """Public page of one report; 404 for an unknown id."""
+    page = detail_page(report_id)
+    if page is None:
+        abort(404)
+    return page
+
+
+def detail_page(report_id: int, **extra) -> str | None:
+    """The public page of one report as HTML, None for an unknown id. ``extra`` goes to the
+    template: ``support_form`` shows the "me too" form again as sent, with its errors
+    (webapp.citymap.views, without JavaScript)."""
     found = queries.report_page(report_id)
     if found is None:
-        abort(404)
+        return None
     report, config, lang = found.report, current_routing(), _lang()
     return render_template(
         "reports/detail.html",
@@ -237,6 +253,7 @@ def detail(report_id: int):
         why=explain(config, report.routing_rule, report.agency_responsible)
         if report.agency_responsible else None,
         history=queries.timeline(config, report, found.history),
+        **extra,
     )
 
 
@@ -246,14 +263,17 @@ def track(token: str):
     report = find_by_tracking_token(token)
     if report is None:
         abort(404)
-    config = current_routing()
+    config, sent = current_routing(), request.args.get("sent")
     response = current_app.make_response(render_template(
-        "reports/track.html", report=report, sent=request.args.get("sent") == "1",
+        "reports/track.html", report=report, sent=sent in (SENT_NEW, SENT_AGAIN),
+        created=sent == SENT_NEW,
         tracking_url=url_for("reports.track", token=token),
         category=config.category_name(report.service_code, _lang()),
         unit=config.unit_name(report.agency_responsible),
         history=queries.timeline(config, report)))
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Robots-Tag"] = "noindex"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # No Referer (with the token) to other sites; not "no-referrer", which makes the page's
+    # plain forms send "Origin: null" and be refused as cross-site (webapp.security).
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
