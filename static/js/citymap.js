@@ -173,6 +173,8 @@
       }).then(function (data) {
         pending = null;
         draw(data);
+        // Every load ends in its message, also when draw() kept the markers (the same reports).
+        say(fmt(data.clustered ? d.msgClustered : d.msgCount, { n: data.count }));
         container.setAttribute("aria-busy", "false");
       }).catch(function (e) {
         if (e && e.name === "AbortError") return;
@@ -210,7 +212,6 @@
           marker.on("add", function () { label && marker.getElement().setAttribute("aria-label", label); marker.getElement().setAttribute("role", "button"); });
           cells.addLayer(marker);
         });
-        say(fmt(d.msgClustered, { n: data.count }));
         return;
       }
       // Only the reports that left the view go, only new ones come: a marker still in view (its
@@ -236,7 +237,6 @@
         return marker;
       });
       cluster.addLayers(fresh);
-      say(fmt(d.msgCount, { n: data.count }));
     }
 
     map.on("moveend", load);

@@ -83,6 +83,28 @@ def test_map_is_usable_with_the_keyboard(live_server, map_page):
     page.locator(".leaflet-popup a.button").wait_for()
 
 
+def _count_message(page):
+    """The map's "Reports in view: {n}." filled with the count of its last drawing."""
+    return page.get_attribute("#citymap", "data-msg-count").replace("{n}", page.get_attribute("#citymap", "data-count"))
+
+
+def test_status_ends_in_the_count_after_a_pan_that_keeps_the_same_reports(live_server, map_page):
+    # A small pan (here with an arrow key) loads the reports again; the same ones come back.
+    page = map_page
+    page.goto(f"{live_server.url}/map#map=17/51.70/19.60")
+    status = page.locator("#citymap-status")
+    wait_until(page, lambda: page.get_attribute("#citymap", "data-count") is not None
+               and status.inner_text() == _count_message(page), what="the first count")
+    page.focus("#citymap")
+    for _ in range(2):
+        with page.expect_response(lambda r: "/reports.geojson" in r.url):
+            page.keyboard.press("ArrowRight")
+        # aria-busy goes back to false once the answer is drawn (or kept)
+        wait_until(page, lambda: page.get_attribute("#citymap", "aria-busy") == "false", what="the reload")
+        assert status.inner_text() == _count_message(page)
+    assert page.js_errors == []
+
+
 def test_hint_shows_a_report_20_m_away_of_the_same_category_and_me_too_counts_once(live_server, map_page):
     from webapp.citymap.models import Support
     from webapp.extensions import db
