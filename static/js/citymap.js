@@ -128,6 +128,22 @@
     return box;
   }
 
+  // A DivIcon that gives its element an accessible name (options.label) and the button role.
+  var NamedIcon = null;
+  function namedIcon(options) {
+    if (!NamedIcon) {
+      NamedIcon = L.DivIcon.extend({
+        createIcon: function (old) {
+          var node = L.DivIcon.prototype.createIcon.call(this, old);
+          node.setAttribute("role", "button");
+          if (this.options.label) node.setAttribute("aria-label", this.options.label);
+          return node;
+        }
+      });
+    }
+    return new NamedIcon(options);
+  }
+
   // ---- the city map (/map, and above the list on /reports) ----------------------------------------
   // "#map=zoom/lat/long" (OpenStreetMap's form; the moderation queue's small maps link so) opens
   // the map there; anything else, or a value out of range, opens the whole city.
@@ -149,7 +165,15 @@
     function say(text) { if (status) status.textContent = text; }
     var map = baseMap(container, { keyboard: true, zoomControl: true });
     map.setView.apply(map, options.view);
-    var cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50 });
+    // A bubble of the clustering plug-in is a button (Enter zooms in) named by what it holds,
+    // not a bare number.
+    var cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50,
+      iconCreateFunction: function (group) {
+        var n = group.getChildCount();
+        return namedIcon({ html: "<div><span>" + n + "</span></div>", iconSize: L.point(40, 40),
+          className: "marker-cluster marker-cluster-" + (n < 10 ? "small" : n < 100 ? "medium" : "large"),
+          label: fmt(d.msgCell, { n: n }) });
+      } });
     var cells = L.layerGroup();
     map.addLayer(cluster);
     map.addLayer(cells);
@@ -205,11 +229,13 @@
           var n = f.properties.count;
           var label = fmt(d.msgCell, { n: n });
           var marker = L.marker([c[1], c[0]], {
-            icon: L.divIcon({ className: "citymap-cell", html: "<span>" + n + "</span>", iconSize: [40, 40] }),
+            icon: namedIcon({ className: "citymap-cell", html: "<span>" + n + "</span>", iconSize: [40, 40], label: label }),
             title: label, keyboard: true
           });
-          marker.on("click", function () { map.setView([c[1], c[0]], map.getZoom() + 2); });
-          marker.on("add", function () { label && marker.getElement().setAttribute("aria-label", label); marker.getElement().setAttribute("role", "button"); });
+          function zoomIn() { map.setView([c[1], c[0]], map.getZoom() + 2); }
+          marker.on("click", zoomIn);
+          // A button works with Enter too (Leaflet only opens popups on Enter).
+          marker.on("keypress", function (e) { if (e.originalEvent.key === "Enter") zoomIn(); });
           cells.addLayer(marker);
         });
         return;
@@ -238,6 +264,40 @@
       });
       cluster.addLayers(fresh);
     }
+
+    // Keyboard use of the cards: Enter on a marker opens its card and moves focus into it (its
+    // first link); Escape, from the card or from the marker, closes it and puts focus back on
+    // the marker; so does the card's close button. A pointer click leaves focus alone.
+    var keyedMarker = null;  // the marker element Enter was pressed on, until its card opens
+    container.addEventListener("keydown", function (event) {
+      var target = event.target;
+      if (event.key === "Enter" && target.classList && target.classList.contains("leaflet-marker-icon")) {
+        keyedMarker = target;
+      } else if (event.key === "Escape" && target !== container && cardSource && map.hasLayer(cardSource.getPopup())) {
+        event.preventDefault();
+        map.closePopup();
+      }
+    });
+    container.addEventListener("pointerdown", function () { keyedMarker = null; }, true);
+    var cardSource = null;  // the marker whose card is open
+    map.on("popupopen", function (event) {
+      cardSource = event.popup._source || null;
+      var icon = cardSource && cardSource.getElement();
+      var first = event.popup.getElement().querySelector("a[href]");
+      // preventScroll: the browser must not scroll the map's box to the card (Leaflet pans it).
+      if (icon && icon === keyedMarker && first) first.focus({ preventScroll: true });
+      keyedMarker = null;
+    });
+    map.on("popupclose", function (event) {
+      var source = event.popup._source;
+      var active = document.activeElement;
+      var card = event.popup.getElement();
+      if (source === cardSource) cardSource = null;
+      // Focus was in the card (or dropped to the page with it): back to the marker it came from.
+      if (source && source.getElement() && (!active || active === document.body || (card && card.contains(active)))) {
+        source.getElement().focus({ preventScroll: true });
+      }
+    });
 
     map.on("moveend", load);
     load();

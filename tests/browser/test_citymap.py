@@ -62,6 +62,29 @@ def test_dense_reports_cluster_at_low_zoom(live_server, map_page):
     cluster = page.locator("#citymap .marker-cluster")
     wait_until(page, lambda: cluster.count() == 1, what="one cluster")
     assert cluster.inner_text().strip() == "6"
+    # A bubble says what it is and what it does, not just "6".
+    name = page.get_attribute("#citymap", "data-msg-cell").replace("{n}", "6")
+    assert page.get_by_role("button", name=name, exact=True).count() == 1
+    assert page.js_errors == []
+
+
+def test_a_grid_cell_is_a_named_button_that_enter_zooms_into(live_server, map_page):
+    # A box with too many reports comes as counts per grid cell (the server's clustering): here
+    # answered by the test, as 500 reports in the test database would be slow to make.
+    page = map_page
+    cell = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [CENTRE[1], CENTRE[0]]},
+            "properties": {"kind": "cluster", "count": 700}}
+    page.route("**/reports.geojson?*", lambda route: route.fulfill(
+        json={"type": "FeatureCollection", "clustered": True, "count": 700, "features": [cell]}))
+    page.goto(f"{live_server.url}/map")
+    name = page.get_attribute("#citymap", "data-msg-cell").replace("{n}", "700")
+    button = page.get_by_role("button", name=name, exact=True)
+    wait_until(page, lambda: button.count() == 1, what="the named cell")
+    assert page.locator("#citymap-status").inner_text() == \
+        page.get_attribute("#citymap", "data-msg-clustered").replace("{n}", "700")
+    button.focus()
+    page.keyboard.press("Enter")
+    wait_until(page, lambda: page.evaluate("LckzmCityMap.getZoom()") == 15, what="zoom 13 -> 15")
     assert page.js_errors == []
 
 
@@ -81,6 +104,27 @@ def test_map_is_usable_with_the_keyboard(live_server, map_page):
     assert page.evaluate("document.activeElement.dataset.reportId") == str(report)
     page.keyboard.press("Enter")
     page.locator(".leaflet-popup a.button").wait_for()
+    # Enter opened the card and took focus into it (its first link: number and category)...
+    wait_until(page, lambda: page.evaluate("!!document.activeElement.closest('.leaflet-popup')"),
+               what="focus in the card")
+    assert page.evaluate("document.activeElement.getAttribute('href')").endswith(f"/reports/{report}")
+    # ... Tab goes on to "Open the report", not to another marker ...
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == page.get_attribute("#citymap", "data-msg-open")
+    # ... and Escape closes the card, focus back on its marker.
+    page.keyboard.press("Escape")
+    wait_until(page, lambda: page.locator(".leaflet-popup").count() == 0, what="the card to close")
+    assert page.evaluate("document.activeElement.dataset.reportId") == str(report)
+    # Escape also closes a card while its marker has focus (Shift+Tab from the card goes back to it).
+    page.keyboard.press("Enter")
+    wait_until(page, lambda: page.evaluate("!!document.activeElement.closest('.leaflet-popup')"),
+               what="focus in the card again")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.dataset.reportId") == str(report)
+    page.keyboard.press("Escape")
+    wait_until(page, lambda: page.locator(".leaflet-popup").count() == 0, what="the card to close again")
+    assert page.evaluate("document.activeElement.dataset.reportId") == str(report)
+    assert page.js_errors == []
 
 
 def _count_message(page):
