@@ -68,6 +68,23 @@ def test_dense_reports_cluster_at_low_zoom(live_server, map_page):
     assert page.js_errors == []
 
 
+@pytest.mark.parametrize("lang, name", [
+    ("pl", "Zgłoszenia w tym miejscu: 2. Przybliż mapę, aby je zobaczyć."),
+    ("uk", "Звернення в цьому місці: 2. Збільште карту, щоб їх побачити."),
+    ("en", "Reports here: 2. Zoom in to see them."),
+])
+def test_a_bubble_of_two_reports_reads_right_in_each_language(live_server, map_page, lang, name):
+    # The count stands apart from the words: no number agreement to get wrong ("2 zgłoszeń").
+    page = map_page
+    with live_server.app.app_context():
+        make_report(lat=CENTRE[0], long=CENTRE[1], commit=False)
+        make_report(lat=CENTRE[0] + 0.0003, long=CENTRE[1])
+    page.goto(f"{live_server.url}/map?lang={lang}")
+    wait_until(page, lambda: page.locator("#citymap .marker-cluster").count() == 1, what="one bubble")
+    assert page.get_by_role("button", name=name, exact=True).count() == 1
+    assert page.js_errors == []
+
+
 def test_a_grid_cell_is_a_named_button_that_enter_zooms_into(live_server, map_page):
     # A box with too many reports comes as counts per grid cell (the server's clustering): here
     # answered by the test, as 500 reports in the test database would be slow to make.
