@@ -77,6 +77,14 @@
     }
     nearbyShown = key;
   });
+  // The "me too" answer replaced the item with the pressed button (focus fell to <body>): focus
+  // goes to the thank-you note, which #nearby's live region announces.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var item = event.target;
+    if (!item || !item.matches || !item.matches("#nearby-results li.supported")) return;
+    var note = item.querySelector("[data-support-note]");
+    if (note) note.focus();
+  });
   ["htmx:sendError", "htmx:responseError"].forEach(function (name) {
     document.addEventListener(name, function (event) {
       if (event.detail && event.detail.elt && event.detail.elt.id === "nearby") nearbyShown = null;  // fetch again next time

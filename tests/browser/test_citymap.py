@@ -199,6 +199,41 @@ def test_hint_shows_a_report_20_m_away_of_the_same_category_and_me_too_counts_on
     assert page.js_errors == []
 
 
+def test_me_too_with_the_keyboard_moves_focus_to_the_thank_you_and_is_announced(live_server, map_page):
+    page = map_page
+    with live_server.app.app_context():
+        first = make_report(lat=CENTRE[0] + NEAR, long=CENTRE[1], commit=False)
+        second = make_report(lat=CENTRE[0] - NEAR, long=CENTRE[1])
+        reports = {first.id: first.number, second.id: second.number}
+    page.goto(f"{live_server.url}/report")
+    page.select_option("#service_code", "ROAD_POTHOLE")
+    page.fill("#lat", str(CENTRE[0]))
+    page.fill("#long", str(CENTRE[1]))
+    page.locator("#long").blur()
+    for report_id in reports:
+        page.locator(f"#nearby-{report_id} button").wait_for()
+    # Each "me too" button says which report it is for (the same words are seen, the number heard).
+    for report_id, number in reports.items():
+        button = page.get_by_role("button", name=f"Me too: this is my problem – report {number}", exact=True)
+        assert button.count() == 1
+        assert button.evaluate("(b, id) => b.closest('li').id === 'nearby-' + id", report_id)
+    # The live region the answer is announced through was there before the answer came.
+    page.evaluate("document.getElementById('nearby').dataset.before = 'yes'")
+    before = page.locator("#nearby").inner_text()
+    page.locator(f"#nearby-{first.id} button").focus()
+    page.keyboard.press("Enter")
+    wait_until(page, lambda: page.evaluate("!!document.activeElement.closest('#nearby-%d.supported')" % first.id),
+               what="focus on the thank-you note")
+    note = page.evaluate("""() => { const a = document.activeElement;
+        return {text: a.textContent, tabindex: a.getAttribute('tabindex'),
+                region: a.closest('[aria-live]') && a.closest('[aria-live]').dataset.before}; }""")
+    assert "Thank you" in note["text"] and note["tabindex"] == "-1"
+    assert note["region"] == "yes"
+    after = page.locator("#nearby").inner_text()
+    assert after != before and "Thank you" in after
+    assert page.js_errors == []
+
+
 def test_report_page_shows_its_small_map_and_the_count(live_server, map_page):
     page = map_page
     with live_server.app.app_context():
