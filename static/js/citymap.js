@@ -261,6 +261,8 @@
         var label = p.number + ", " + p.category + ", " + p.status_label;
         var marker = L.marker([c[1], c[0]], { icon: statusIcon(p), title: label, keyboard: true });
         marker.bindPopup(function () { return popupContent(p, d.msgOpen); });
+        marker.on("popupopen", function (e) { cardOpened(marker, e.popup); });
+        marker.on("popupclose", function (e) { cardClosed(marker, e.popup); });
         marker.on("add", function () {
           var node = marker.getElement();
           node.setAttribute("aria-label", label);
@@ -277,35 +279,33 @@
     // first link); Escape, from the card or from the marker, closes it and puts focus back on
     // the marker; so does the card's close button. A pointer click leaves focus alone.
     var keyedMarker = null;  // the marker element Enter was pressed on, until its card opens
+    var cardSource = null;   // the marker whose card is open
     container.addEventListener("keydown", function (event) {
       var target = event.target;
       if (event.key === "Enter" && target.classList && target.classList.contains("leaflet-marker-icon")) {
         keyedMarker = target;
-      } else if (event.key === "Escape" && target !== container && cardSource && map.hasLayer(cardSource.getPopup())) {
-        event.preventDefault();
+      } else if (event.key === "Escape" && target !== container && cardSource && cardSource.isPopupOpen()) {
+        event.preventDefault();  // (on the map box itself Leaflet closes the card)
         map.closePopup();
       }
     });
     container.addEventListener("pointerdown", function () { keyedMarker = null; }, true);
-    var cardSource = null;  // the marker whose card is open
-    map.on("popupopen", function (event) {
-      cardSource = event.popup._source || null;
-      var icon = cardSource && cardSource.getElement();
-      var first = event.popup.getElement().querySelector("a[href]");
+    function cardOpened(marker, popup) {
+      cardSource = marker;
+      var first = popup.getElement().querySelector("a[href]");
       // preventScroll: the browser must not scroll the map's box to the card (Leaflet pans it).
-      if (icon && icon === keyedMarker && first) first.focus({ preventScroll: true });
+      if (marker.getElement() && marker.getElement() === keyedMarker && first) first.focus({ preventScroll: true });
       keyedMarker = null;
-    });
-    map.on("popupclose", function (event) {
-      var source = event.popup._source;
+    }
+    function cardClosed(marker, popup) {
       var active = document.activeElement;
-      var card = event.popup.getElement();
-      if (source === cardSource) cardSource = null;
+      var card = popup.getElement();
+      if (marker === cardSource) cardSource = null;
       // Focus was in the card (or dropped to the page with it): back to the marker it came from.
-      if (source && source.getElement() && (!active || active === document.body || (card && card.contains(active)))) {
-        source.getElement().focus({ preventScroll: true });
+      if (marker.getElement() && (!active || active === document.body || (card && card.contains(active)))) {
+        marker.getElement().focus({ preventScroll: true });
       }
-    });
+    }
 
     map.on("moveend", load);
     load();
