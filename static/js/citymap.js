@@ -77,6 +77,14 @@
     }
     nearbyShown = key;
   });
+  // The "me too" answer replaced the item with the pressed button (focus fell to <body>): focus
+  // goes to the thank-you note, which #nearby's live region announces.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var item = event.target;
+    if (!item || !item.matches || !item.matches("#nearby-results li.supported")) return;
+    var note = item.querySelector("[data-support-note]");
+    if (note) note.focus();
+  });
   ["htmx:sendError", "htmx:responseError"].forEach(function (name) {
     document.addEventListener(name, function (event) {
       if (event.detail && event.detail.elt && event.detail.elt.id === "nearby") nearbyShown = null;  // fetch again next time
@@ -128,6 +136,22 @@
     return box;
   }
 
+  // A DivIcon that gives its element an accessible name (options.label) and the button role.
+  var NamedIcon = null;
+  function namedIcon(options) {
+    if (!NamedIcon) {
+      NamedIcon = L.DivIcon.extend({
+        createIcon: function (old) {
+          var node = L.DivIcon.prototype.createIcon.call(this, old);
+          node.setAttribute("role", "button");
+          if (this.options.label) node.setAttribute("aria-label", this.options.label);
+          return node;
+        }
+      });
+    }
+    return new NamedIcon(options);
+  }
+
   // ---- the city map (/map, and above the list on /reports) ----------------------------------------
   // "#map=zoom/lat/long" (OpenStreetMap's form; the moderation queue's small maps link so) opens
   // the map there; anything else, or a value out of range, opens the whole city.
@@ -149,7 +173,15 @@
     function say(text) { if (status) status.textContent = text; }
     var map = baseMap(container, { keyboard: true, zoomControl: true });
     map.setView.apply(map, options.view);
-    var cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50 });
+    // A bubble of the clustering plug-in is a button (Enter zooms in) named by what it holds,
+    // not a bare number.
+    var cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50,
+      iconCreateFunction: function (group) {
+        var n = group.getChildCount();
+        return namedIcon({ html: "<div><span>" + n + "</span></div>", iconSize: L.point(40, 40),
+          className: "marker-cluster marker-cluster-" + (n < 10 ? "small" : n < 100 ? "medium" : "large"),
+          label: fmt(d.msgCell, { n: n }) });
+      } });
     var cells = L.layerGroup();
     map.addLayer(cluster);
     map.addLayer(cells);
@@ -173,6 +205,8 @@
       }).then(function (data) {
         pending = null;
         draw(data);
+        // Every load ends in its message, also when draw() kept the markers (the same reports).
+        say(fmt(data.clustered ? d.msgClustered : d.msgCount, { n: data.count }));
         container.setAttribute("aria-busy", "false");
       }).catch(function (e) {
         if (e && e.name === "AbortError") return;
@@ -203,14 +237,15 @@
           var n = f.properties.count;
           var label = fmt(d.msgCell, { n: n });
           var marker = L.marker([c[1], c[0]], {
-            icon: L.divIcon({ className: "citymap-cell", html: "<span>" + n + "</span>", iconSize: [40, 40] }),
+            icon: namedIcon({ className: "citymap-cell", html: "<span>" + n + "</span>", iconSize: [40, 40], label: label }),
             title: label, keyboard: true
           });
-          marker.on("click", function () { map.setView([c[1], c[0]], map.getZoom() + 2); });
-          marker.on("add", function () { label && marker.getElement().setAttribute("aria-label", label); marker.getElement().setAttribute("role", "button"); });
+          function zoomIn() { map.setView([c[1], c[0]], map.getZoom() + 2); }
+          marker.on("click", zoomIn);
+          // A button works with Enter too (Leaflet only opens popups on Enter).
+          marker.on("keypress", function (e) { if (e.originalEvent.key === "Enter") zoomIn(); });
           cells.addLayer(marker);
         });
-        say(fmt(d.msgClustered, { n: data.count }));
         return;
       }
       // Only the reports that left the view go, only new ones come: a marker still in view (its
@@ -226,6 +261,8 @@
         var label = p.number + ", " + p.category + ", " + p.status_label;
         var marker = L.marker([c[1], c[0]], { icon: statusIcon(p), title: label, keyboard: true });
         marker.bindPopup(function () { return popupContent(p, d.msgOpen); });
+        marker.on("popupopen", function (e) { cardOpened(marker, e.popup); });
+        marker.on("popupclose", function (e) { cardClosed(marker, e.popup); });
         marker.on("add", function () {
           var node = marker.getElement();
           node.setAttribute("aria-label", label);
@@ -236,7 +273,38 @@
         return marker;
       });
       cluster.addLayers(fresh);
-      say(fmt(d.msgCount, { n: data.count }));
+    }
+
+    // Keyboard use of the cards: Enter on a marker opens its card and moves focus into it (its
+    // first link); Escape, from the card or from the marker, closes it and puts focus back on
+    // the marker; so does the card's close button. A pointer click leaves focus alone.
+    var keyedMarker = null;  // the marker element Enter was pressed on, until its card opens
+    var cardSource = null;   // the marker whose card is open
+    container.addEventListener("keydown", function (event) {
+      var target = event.target;
+      if (event.key === "Enter" && target.classList && target.classList.contains("leaflet-marker-icon")) {
+        keyedMarker = target;
+      } else if (event.key === "Escape" && target !== container && cardSource && cardSource.isPopupOpen()) {
+        event.preventDefault();  // (on the map box itself Leaflet closes the card)
+        map.closePopup();
+      }
+    });
+    container.addEventListener("pointerdown", function () { keyedMarker = null; }, true);
+    function cardOpened(marker, popup) {
+      cardSource = marker;
+      var first = popup.getElement().querySelector("a[href]");
+      // preventScroll: the browser must not scroll the map's box to the card (Leaflet pans it).
+      if (marker.getElement() && marker.getElement() === keyedMarker && first) first.focus({ preventScroll: true });
+      keyedMarker = null;
+    }
+    function cardClosed(marker, popup) {
+      var active = document.activeElement;
+      var card = popup.getElement();
+      if (marker === cardSource) cardSource = null;
+      // Focus was in the card (or dropped to the page with it): back to the marker it came from.
+      if (marker.getElement() && (!active || active === document.body || (card && card.contains(active)))) {
+        marker.getElement().focus({ preventScroll: true });
+      }
     }
 
     map.on("moveend", load);

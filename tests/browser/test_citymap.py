@@ -62,6 +62,46 @@ def test_dense_reports_cluster_at_low_zoom(live_server, map_page):
     cluster = page.locator("#citymap .marker-cluster")
     wait_until(page, lambda: cluster.count() == 1, what="one cluster")
     assert cluster.inner_text().strip() == "6"
+    # A bubble says what it is and what it does, not just "6".
+    name = page.get_attribute("#citymap", "data-msg-cell").replace("{n}", "6")
+    assert page.get_by_role("button", name=name, exact=True).count() == 1
+    assert page.js_errors == []
+
+
+@pytest.mark.parametrize("lang, name", [
+    ("pl", "Zgłoszenia w tym miejscu: 2. Przybliż mapę, aby je zobaczyć."),
+    ("uk", "Звернення в цьому місці: 2. Збільште карту, щоб їх побачити."),
+    ("en", "Reports here: 2. Zoom in to see them."),
+])
+def test_a_bubble_of_two_reports_reads_right_in_each_language(live_server, map_page, lang, name):
+    # The count stands apart from the words: no number agreement to get wrong ("2 zgłoszeń").
+    page = map_page
+    with live_server.app.app_context():
+        make_report(lat=CENTRE[0], long=CENTRE[1], commit=False)
+        make_report(lat=CENTRE[0] + 0.0003, long=CENTRE[1])
+    page.goto(f"{live_server.url}/map?lang={lang}")
+    wait_until(page, lambda: page.locator("#citymap .marker-cluster").count() == 1, what="one bubble")
+    assert page.get_by_role("button", name=name, exact=True).count() == 1
+    assert page.js_errors == []
+
+
+def test_a_grid_cell_is_a_named_button_that_enter_zooms_into(live_server, map_page):
+    # A box with too many reports comes as counts per grid cell (the server's clustering): here
+    # answered by the test, as 500 reports in the test database would be slow to make.
+    page = map_page
+    cell = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [CENTRE[1], CENTRE[0]]},
+            "properties": {"kind": "cluster", "count": 700}}
+    page.route("**/reports.geojson?*", lambda route: route.fulfill(
+        json={"type": "FeatureCollection", "clustered": True, "count": 700, "features": [cell]}))
+    page.goto(f"{live_server.url}/map")
+    name = page.get_attribute("#citymap", "data-msg-cell").replace("{n}", "700")
+    button = page.get_by_role("button", name=name, exact=True)
+    wait_until(page, lambda: button.count() == 1, what="the named cell")
+    assert page.locator("#citymap-status").inner_text() == \
+        page.get_attribute("#citymap", "data-msg-clustered").replace("{n}", "700")
+    button.focus()
+    page.keyboard.press("Enter")
+    wait_until(page, lambda: page.evaluate("LckzmCityMap.getZoom()") == 15, what="zoom 13 -> 15")
     assert page.js_errors == []
 
 
@@ -81,6 +121,49 @@ def test_map_is_usable_with_the_keyboard(live_server, map_page):
     assert page.evaluate("document.activeElement.dataset.reportId") == str(report)
     page.keyboard.press("Enter")
     page.locator(".leaflet-popup a.button").wait_for()
+    # Enter opened the card and took focus into it (its first link: number and category)...
+    wait_until(page, lambda: page.evaluate("!!document.activeElement.closest('.leaflet-popup')"),
+               what="focus in the card")
+    assert page.evaluate("document.activeElement.getAttribute('href')").endswith(f"/reports/{report}")
+    # ... Tab goes on to "Open the report", not to another marker ...
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == page.get_attribute("#citymap", "data-msg-open")
+    # ... and Escape closes the card, focus back on its marker.
+    page.keyboard.press("Escape")
+    wait_until(page, lambda: page.locator(".leaflet-popup").count() == 0, what="the card to close")
+    assert page.evaluate("document.activeElement.dataset.reportId") == str(report)
+    # Escape also closes a card while its marker has focus (Shift+Tab from the card goes back to it).
+    page.keyboard.press("Enter")
+    wait_until(page, lambda: page.evaluate("!!document.activeElement.closest('.leaflet-popup')"),
+               what="focus in the card again")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.dataset.reportId") == str(report)
+    page.keyboard.press("Escape")
+    wait_until(page, lambda: page.locator(".leaflet-popup").count() == 0, what="the card to close again")
+    assert page.evaluate("document.activeElement.dataset.reportId") == str(report)
+    assert page.js_errors == []
+
+
+def _count_message(page):
+    """The map's "Reports in view: {n}." filled with the count of its last drawing."""
+    return page.get_attribute("#citymap", "data-msg-count").replace("{n}", page.get_attribute("#citymap", "data-count"))
+
+
+def test_status_ends_in_the_count_after_a_pan_that_keeps_the_same_reports(live_server, map_page):
+    # A small pan (here with an arrow key) loads the reports again; the same ones come back.
+    page = map_page
+    page.goto(f"{live_server.url}/map#map=17/51.70/19.60")
+    status = page.locator("#citymap-status")
+    wait_until(page, lambda: page.get_attribute("#citymap", "data-count") is not None
+               and status.inner_text() == _count_message(page), what="the first count")
+    page.focus("#citymap")
+    for _ in range(2):
+        with page.expect_response(lambda r: "/reports.geojson" in r.url):
+            page.keyboard.press("ArrowRight")
+        # aria-busy goes back to false once the answer is drawn (or kept)
+        wait_until(page, lambda: page.get_attribute("#citymap", "aria-busy") == "false", what="the reload")
+        assert status.inner_text() == _count_message(page)
+    assert page.js_errors == []
 
 
 def test_hint_shows_a_report_20_m_away_of_the_same_category_and_me_too_counts_once(live_server, map_page):
@@ -113,6 +196,41 @@ def test_hint_shows_a_report_20_m_away_of_the_same_category_and_me_too_counts_on
     assert "1" in page.locator(f"#nearby-{near}").inner_text()
     with live_server.app.app_context():
         assert db.session.query(Support).filter_by(report_id=near).count() == 1
+    assert page.js_errors == []
+
+
+def test_me_too_with_the_keyboard_moves_focus_to_the_thank_you_and_is_announced(live_server, map_page):
+    page = map_page
+    with live_server.app.app_context():
+        first = make_report(lat=CENTRE[0] + NEAR, long=CENTRE[1], commit=False)
+        second = make_report(lat=CENTRE[0] - NEAR, long=CENTRE[1])
+        reports = {first.id: first.number, second.id: second.number}
+    page.goto(f"{live_server.url}/report")
+    page.select_option("#service_code", "ROAD_POTHOLE")
+    page.fill("#lat", str(CENTRE[0]))
+    page.fill("#long", str(CENTRE[1]))
+    page.locator("#long").blur()
+    for report_id in reports:
+        page.locator(f"#nearby-{report_id} button").wait_for()
+    # Each "me too" button says which report it is for (the same words are seen, the number heard).
+    for report_id, number in reports.items():
+        button = page.get_by_role("button", name=f"Me too: this is my problem – report {number}", exact=True)
+        assert button.count() == 1
+        assert button.evaluate("(b, id) => b.closest('li').id === 'nearby-' + id", report_id)
+    # The live region the answer is announced through was there before the answer came.
+    page.evaluate("document.getElementById('nearby').dataset.before = 'yes'")
+    before = page.locator("#nearby").inner_text()
+    page.locator(f"#nearby-{first.id} button").focus()
+    page.keyboard.press("Enter")
+    wait_until(page, lambda: page.evaluate("!!document.activeElement.closest('#nearby-%d.supported')" % first.id),
+               what="focus on the thank-you note")
+    note = page.evaluate("""() => { const a = document.activeElement;
+        return {text: a.textContent, tabindex: a.getAttribute('tabindex'),
+                region: a.closest('[aria-live]') && a.closest('[aria-live]').dataset.before}; }""")
+    assert "Thank you" in note["text"] and note["tabindex"] == "-1"
+    assert note["region"] == "yes"
+    after = page.locator("#nearby").inner_text()
+    assert after != before and "Thank you" in after
     assert page.js_errors == []
 
 
