@@ -214,7 +214,7 @@ def test_me_too_with_the_keyboard_moves_focus_to_the_thank_you_and_is_announced(
         page.locator(f"#nearby-{report_id} button").wait_for()
     # Each "me too" button says which report it is for (the same words are seen, the number heard).
     for report_id, number in reports.items():
-        button = page.get_by_role("button", name=f"Me too: this is my problem – report {number}", exact=True)
+        button = page.get_by_role("button", name=f"Me too: I have this problem as well – report {number}", exact=True)
         assert button.count() == 1
         assert button.evaluate("(b, id) => b.closest('li').id === 'nearby-' + id", report_id)
     # The live region the answer is announced through was there before the answer came.
