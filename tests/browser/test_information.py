@@ -115,7 +115,9 @@ def test_statistics_fit_a_phone_with_readable_chart_labels(live_server, page, la
         assert region.get_attribute("aria-labelledby") and region.locator("caption").count() == 1
         # The table fits its region: nothing hidden to the right.
         assert region.evaluate("e => e.scrollWidth <= e.clientWidth"), region.inner_html()[:200]
-    expect(page.locator('[data-unit-times="animal_patrol"] td').last).to_have_text("3333.3")
+    # Hours in the language's own number format (pl and uk: "3 333,3", a no-break space).
+    expect(page.locator('[data-unit-times="animal_patrol"] td').last).to_have_text(
+        re.compile(r"^3\s333,3$"))
     sizes = page.evaluate("""[...document.querySelectorAll('svg.chart text')]
         .map(t => t.getBoundingClientRect().height)""")
     assert sizes and min(sizes) >= 14  # rendered px: about a 15 px font
