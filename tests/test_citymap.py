@@ -223,6 +223,24 @@ def test_me_too_without_consent_by_htmx_swaps_the_form_with_the_error_in_place(a
     assert _supports(app) == 1
 
 
+def test_me_too_refused_from_the_forms_hint_says_why_in_the_item_and_keeps_the_button(app, client):
+    with app.app_context():
+        report_id = make_report().id
+    data = {"supporter_id": str(uuid.uuid4()), "csrf_token": csrf_token(client, "/report"),
+            "email": "sasiad@example.org"}  # the report form's e-mail, its consent box not ticked
+    answer = client.post(f"/reports/{report_id}/supports", data=data,
+                         headers={"HX-Request": "true", "HX-Target": f"nearby-{report_id}"})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "<html" not in html and "<li" not in html
+    assert answer.headers["HX-Retarget"] == f"#nearby-{report_id}-err"  # the button stays
+    assert answer.headers["HX-Reswap"] == "innerHTML"
+    assert CONSENT_MISSING in html and _supports(app) == 0
+    # The box it goes into is in every item of the hint from the start.
+    hint = client.get("/report/nearby", query_string={"service_code": "ROAD_POTHOLE",
+                                                      "lat": "51.7593", "long": "19.4573"})
+    assert f'id="nearby-{report_id}-err"' in hint.get_data(as_text=True)
+
+
 # ---- pages -----------------------------------------------------------------------------------------
 
 def test_map_page_keeps_filters_in_the_url_and_points_to_the_list(client):

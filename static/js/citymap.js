@@ -81,7 +81,9 @@
   // goes to the thank-you note, which #nearby's live region announces.
   document.addEventListener("htmx:afterSettle", function (event) {
     var item = event.target;
-    if (!item || !item.matches || !item.matches("#nearby-results li.supported")) return;
+    if (!item || !item.matches) return;
+    if (item.matches("#nearby-results .support-refused")) { item.focus(); return; }  // refused: why
+    if (!item.matches("#nearby-results li.supported")) return;
     var note = item.querySelector("[data-support-note]");
     if (note) note.focus();
   });

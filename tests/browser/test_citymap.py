@@ -234,6 +234,32 @@ def test_me_too_with_the_keyboard_moves_focus_to_the_thank_you_and_is_announced(
     assert page.js_errors == []
 
 
+def test_me_too_refused_in_the_hint_says_why_there_and_the_button_tries_again(live_server, map_page):
+    page = map_page
+    with live_server.app.app_context():
+        near = make_report(lat=CENTRE[0] + NEAR, long=CENTRE[1]).id
+    page.goto(f"{live_server.url}/report")
+    page.select_option("#service_code", "ROAD_POTHOLE")
+    page.fill("#lat", str(CENTRE[0]))
+    page.fill("#long", str(CENTRE[1]))
+    page.locator("#long").blur()
+    button = page.locator(f"#nearby-{near} button")
+    button.wait_for()
+    page.fill("#email", "sasiad@example.org")  # an address for updates, the consent not ticked
+    button.focus()
+    page.keyboard.press("Enter")
+    wait_until(page, lambda: page.evaluate("document.activeElement.id") == f"nearby-{near}-err",
+               what="focus on the reason")
+    assert "tick the consent box" in page.inner_text(f"#nearby-{near}-err")
+    assert page.locator(f"#nearby-{near}-err").evaluate("e => !!e.closest('[aria-live]')")
+    assert button.count() == 1 and page.input_value("#email") == "sasiad@example.org"
+    page.check("#consent")
+    button.focus()
+    page.keyboard.press("Enter")
+    page.locator(f"#nearby-{near}.supported").wait_for()
+    assert page.js_errors == []
+
+
 def test_report_page_shows_its_small_map_and_the_count(live_server, map_page):
     page = map_page
     with live_server.app.app_context():

@@ -130,7 +130,8 @@ def _supported(done):
 
 def _support_errors(report_id: int, form: SupportForm, error: SupportError):
     """422: the report page's form again, as sent (the e-mail kept), each error at its field;
-    JSON for API clients; the short error page for the hint's buttons (no form of their own)."""
+    JSON for API clients; for the hint's buttons (no form of their own) the reasons alone, into
+    the item's error box."""
     if wants_json():
         return jsonify({"errors": {k: [str(m) for m in v] for k, v in error.errors.items()}}), 422
     if wants_fragment(SUPPORT_TARGET):
@@ -139,4 +140,7 @@ def _support_errors(report_id: int, form: SupportForm, error: SupportError):
     if not is_htmx():
         page = detail_page(report_id, support_form=form, support_errors=error.errors)
         return _varied(page, 422)
-    return render_template("map/support_errors.html", errors=error.errors, report_id=report_id), 422
+    # The hint's button: the reason into the item's error box, the button left for another try.
+    response = _varied(render_template("map/_support_refused.html", errors=error.errors), 422)
+    response.headers.update({"HX-Retarget": f"#nearby-{report_id}-err", "HX-Reswap": "innerHTML"})
+    return response
