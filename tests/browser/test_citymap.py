@@ -23,6 +23,23 @@ def _markers(page):
     return page.locator("#citymap .citymap-marker")
 
 
+def _form_at_centre(page, base_url: str) -> None:
+    """Open the report form and choose a pothole at the map's start: the hint's query."""
+    page.goto(f"{base_url}/report")
+    page.select_option("#service_code", "ROAD_POTHOLE")
+    page.fill("#lat", str(CENTRE[0]))
+    page.fill("#long", str(CENTRE[1]))
+    page.locator("#long").blur()
+
+
+def _report_page(page, live_server) -> None:
+    """A new report's public page, opened with its mini-map drawn."""
+    with live_server.app.app_context():
+        report = make_report().id
+    page.goto(f"{live_server.url}/reports/{report}")
+    page.locator(".report-minimap .citymap-marker").wait_for()
+
+
 def test_markers_load_for_the_box_a_filter_changes_them_and_a_marker_opens_its_report(live_server, map_page):
     page = map_page
     with live_server.app.app_context():
@@ -174,11 +191,7 @@ def test_hint_shows_a_report_20_m_away_of_the_same_category_and_me_too_counts_on
         near = make_report(lat=CENTRE[0] + NEAR, long=CENTRE[1]).id
         far = make_report(lat=CENTRE[0] + FAR, long=CENTRE[1]).id
         other = make_report(service_code="STREET_LIGHT", lat=CENTRE[0] + NEAR, long=CENTRE[1]).id
-    page.goto(f"{live_server.url}/report")
-    page.select_option("#service_code", "ROAD_POTHOLE")
-    page.fill("#lat", str(CENTRE[0]))
-    page.fill("#long", str(CENTRE[1]))
-    page.locator("#long").blur()
+    _form_at_centre(page, live_server.url)
     item = page.locator(f"#nearby-{near}")
     item.wait_for()
     assert page.locator(f"#nearby-{far}").count() == 0
@@ -205,11 +218,7 @@ def test_me_too_with_the_keyboard_moves_focus_to_the_thank_you_and_is_announced(
         first = make_report(lat=CENTRE[0] + NEAR, long=CENTRE[1], commit=False)
         second = make_report(lat=CENTRE[0] - NEAR, long=CENTRE[1])
         reports = {first.id: first.number, second.id: second.number}
-    page.goto(f"{live_server.url}/report")
-    page.select_option("#service_code", "ROAD_POTHOLE")
-    page.fill("#lat", str(CENTRE[0]))
-    page.fill("#long", str(CENTRE[1]))
-    page.locator("#long").blur()
+    _form_at_centre(page, live_server.url)
     for report_id in reports:
         page.locator(f"#nearby-{report_id} button").wait_for()
     # Each "me too" button says which report it is for (the same words are seen, the number heard).
@@ -238,11 +247,7 @@ def test_me_too_refused_in_the_hint_says_why_there_and_the_button_tries_again(li
     page = map_page
     with live_server.app.app_context():
         near = make_report(lat=CENTRE[0] + NEAR, long=CENTRE[1]).id
-    page.goto(f"{live_server.url}/report")
-    page.select_option("#service_code", "ROAD_POTHOLE")
-    page.fill("#lat", str(CENTRE[0]))
-    page.fill("#long", str(CENTRE[1]))
-    page.locator("#long").blur()
+    _form_at_centre(page, live_server.url)
     button = page.locator(f"#nearby-{near} button")
     button.wait_for()
     page.fill("#email", "sasiad@example.org")  # an address for updates, the consent not ticked
@@ -262,10 +267,7 @@ def test_me_too_refused_in_the_hint_says_why_there_and_the_button_tries_again(li
 
 def test_report_page_shows_its_small_map_and_the_count(live_server, map_page):
     page = map_page
-    with live_server.app.app_context():
-        report = make_report().id
-    page.goto(f"{live_server.url}/reports/{report}")
-    page.locator(".report-minimap .citymap-marker").wait_for()
+    _report_page(page, live_server)
     page.click("section.support button[type=submit]")
     page.locator("#support-done").wait_for()            # thanked in place (htmx), no new page
     assert "1 " in page.locator(".support-count").inner_text()
@@ -274,9 +276,7 @@ def test_report_page_shows_its_small_map_and_the_count(live_server, map_page):
 
 def test_me_too_without_consent_says_so_at_the_box_keeping_the_email(live_server, map_page):
     page = map_page
-    with live_server.app.app_context():
-        report = make_report().id
-    page.goto(f"{live_server.url}/reports/{report}")
+    _report_page(page, live_server)
     page.fill("#support-email", "sasiad@example.org")
     page.click("section.support button[type=submit]")
     wait_until(page, lambda: page.evaluate("document.activeElement.id") == "support-consent-err",
