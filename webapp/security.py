@@ -118,6 +118,17 @@ def origin_of(url: str | None) -> str | None:
     return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
+def private_page(response: Response) -> Response:
+    """Mark ``response`` as a page whose URL is a credential (a tracking token, a unit's signed
+    link, a push "stop" token): ``Cache-Control: private, no-store`` and ``X-Robots-Tag:
+    noindex, nofollow``. Its Referrer-Policy stays the app's ``same-origin``, so the token is
+    never sent to other sites; not ``no-referrer``, with which Chromium sends ``Origin: null``
+    on the page's plain forms and :func:`_cross_origin_refused` refuses them."""
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
 def is_https_deployment(app: Flask) -> bool:
     """True when the portal's public address (``PUBLIC_BASE_URL``) is https."""
     return str(app.config.get("PUBLIC_BASE_URL") or "").lower().startswith("https://")

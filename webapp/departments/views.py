@@ -31,6 +31,7 @@ from webapp.photos.views import send_original
 from webapp.reports.lifecycle import NOTE_MAX_LENGTH, StatusError, allowed_next
 from webapp.reports.models import Status
 from webapp.routing.services import current_routing, explain
+from webapp.security import private_page
 
 bp = Blueprint("departments", __name__, url_prefix="/departments")
 
@@ -39,9 +40,7 @@ FORM_ID = "status-form"
 
 @bp.after_request
 def _private(response):
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Referrer-Policy"] = "same-origin"
+    private_page(response)
     response.vary.add("HX-Target")
     return response
 

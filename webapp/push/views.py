@@ -12,6 +12,7 @@ from webapp.extensions import csrf, limiter
 from webapp.i18n import select_locale
 from webapp.negotiation import wants_json
 from webapp.push import services
+from webapp.security import private_page
 from webapp.reports.services import consent_today, find_by_tracking_token
 from webapp.push.forms import EmailConsentForm
 
@@ -23,15 +24,6 @@ def _report_or_404(token: str):
     if report is None:
         abort(404)
     return report
-
-
-def _private(response):
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    # The URL holds a token: no Referer to other sites. Not "no-referrer": then Chromium sends
-    # "Origin: null" with this page's forms, and the same-origin check refuses them.
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response
 
 
 def _write_limit() -> str:
@@ -53,8 +45,8 @@ def subscribe(token: str):
     try:
         services.subscribe(report, request.get_json(silent=True), lang=select_locale())
     except services.SubscriptionError as e:
-        return _private(jsonify({"error": e.message})), 422
-    return _private(jsonify({"subscribed": True,
+        return private_page(jsonify({"error": e.message})), 422
+    return private_page(jsonify({"subscribed": True,
                              "message": _("Notifications on this device are on.")})), 201
 
 
@@ -68,7 +60,7 @@ def unsubscribe(token: str):
     endpoint = data.get("endpoint") if isinstance(data, dict) and isinstance(data.get("endpoint"), str) else None
     removed = services.unsubscribe(report, endpoint)
     if wants_json() or request.is_json:
-        return _private(jsonify({"removed": removed,
+        return private_page(jsonify({"removed": removed,
                                  "message": _("Notifications on this device are off.")}))
     return redirect(url_for("reports.track", token=token, stopped="push"), 303)
 
@@ -79,13 +71,13 @@ def unsubscribe_link(token: str):
     """The "stop" link inside a notification. GET shows a button (link scanners and previews
     must not unsubscribe); POST removes that one subscription."""
     if request.method == "GET":
-        return _private(current_app.make_response(render_template(
+        return private_page(current_app.make_response(render_template(
             "push/stop.html", action=url_for("push.unsubscribe_link", token=token),
             channel="push", done=False)))
     result = services.unsubscribe_by_token(token)
     if result is None:
         abort(404)
-    return _private(current_app.make_response(render_template("push/stop.html", channel="push", done=True)))
+    return private_page(current_app.make_response(render_template("push/stop.html", channel="push", done=True)))
 
 
 def _unsubscribe(holder, withdraw, *, action: str, back: str):
@@ -93,12 +85,12 @@ def _unsubscribe(holder, withdraw, *, action: str, back: str):
     one button posting to ``action``; POST ``withdraw(holder)``, then an empty 200 for a mail
     client's RFC 8058 ``List-Unsubscribe=One-Click``, else the done page linking ``back``."""
     if request.method == "GET":
-        return _private(current_app.make_response(render_template(
+        return private_page(current_app.make_response(render_template(
             "push/stop.html", action=action, channel="email", done=not holder.email)))
     withdraw(holder)
     if request.form.get("List-Unsubscribe") == "One-Click":
-        return _private(current_app.make_response(("", 200)))
-    return _private(current_app.make_response(render_template(
+        return private_page(current_app.make_response(("", 200)))
+    return private_page(current_app.make_response(render_template(
         "push/stop.html", channel="email", done=True, tracking_url=back)))
 
 
@@ -150,5 +142,5 @@ def email_consent(token: str):
             consent_version=_consent_version(), lang=select_locale())
         return redirect(url_for("reports.track", token=token) + "#notify", 303)
     status = 422 if request.method == "POST" else 200
-    return _private(current_app.make_response((render_template(
+    return private_page(current_app.make_response((render_template(
         "push/email.html", form=form, tracking_url=url_for("reports.track", token=token)), status)))

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from webapp.errors import render_error
 from webapp.extensions import limiter
 from webapp.negotiation import is_htmx, wants_fragment, wants_json
+from webapp.security import private_page
 from webapp.photos.limits import DecodeBusy
 from webapp.photos.storage import StorageUnavailable
 from webapp.reports import queries
@@ -271,9 +272,4 @@ def track(token: str):
         category=config.category_name(report.service_code, _lang()),
         unit=config.unit_name(report.agency_responsible),
         history=queries.timeline(config, report)))
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    # No Referer (with the token) to other sites; not "no-referrer", which makes the page's
-    # plain forms send "Origin: null" and be refused as cross-site (webapp.security).
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response
+    return private_page(response)
