@@ -235,6 +235,7 @@ def test_me_too_refused_from_the_forms_hint_says_why_in_the_item_and_keeps_the_b
     assert answer.headers["HX-Retarget"] == f"#nearby-{report_id}-err"  # the button stays
     assert answer.headers["HX-Reswap"] == "innerHTML"
     assert CONSENT_MISSING in html and _supports(app) == 0
+    assert 'href="#consent"' in html  # the form's box, further down the page
     # The box it goes into is in every item of the hint from the start.
     hint = client.get("/report/nearby", query_string={"service_code": "ROAD_POTHOLE",
                                                       "lat": "51.7593", "long": "19.4573"})
